@@ -1,0 +1,81 @@
+"""The `dockyard` command: a thin shell over the library.
+
+Each command lives in `dockyard.cli.<name>` and exposes
+`register(subparsers) -> argparse.ArgumentParser` and `main(args, ui) -> int`.
+This module owns the console, logging and the one error handler; nothing
+else prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import DockyardError
+from ..redact import RedactingFilter, redact
+from .ui import Ui
+
+COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor")
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    parser = argparse.ArgumentParser(
+        prog="dockyard",
+        description="Lean, reproducible images of Python projects on a platform's base image.",
+    )
+    parser.add_argument("--version", action="version", version=f"dockyard {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    handlers: dict[str, object] = {}
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:  # a command not written yet
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(sub)
+        handlers[name] = module.main
+    return parser, handlers
+
+
+def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
+    parser, handlers = _parser()
+    args = parser.parse_args(argv)
+    ui = ui or Ui()
+    _setup_logging(args.verbose, ui)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
+    except DockyardError as exc:
+        ui.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ui.console.print("[red]interrupted[/red]")
+        return 130
+
+
+def _setup_logging(verbose: int, ui: Ui) -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=ui.err, show_path=False, show_time=False)
+    handler.addFilter(RedactingFilter())
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    root = logging.getLogger("dockyard")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+__all__ = ["main", "run", "redact"]

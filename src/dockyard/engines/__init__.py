@@ -1,0 +1,108 @@
+"""Container engines behind one Protocol, registered by name.
+
+`get_engine(None)` picks the first engine present (podman, then docker);
+`get_engine("nerdctl")` raises a BuildError listing the known ones. Nothing
+is looked up at import time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..errors import BuildError
+from ..redact import redact
+from ..runner import Completed, Runner, SubprocessRunner, which
+
+
+class Engine(Protocol):
+    name: str
+
+    def build(
+        self, context: str, *, containerfile: str, tag: str,
+        secrets: Mapping[str, str] = ..., build_args: Mapping[str, str] = ...,
+        network: str | None = None, on_line: Callable[[str], None] | None = None,
+    ) -> str: ...
+    def inspect(self, ref: str) -> dict[str, Any]: ...
+    def exists(self, ref: str) -> bool: ...
+    def run(self, image: str, args: Sequence[str] = (), *, options: Sequence[str] = ()) -> Completed: ...
+    def cli(self, *args: str, on_line: Callable[[str], None] | None = None) -> Completed: ...
+
+
+@dataclass
+class CliEngine:
+    """podman and docker share the CLI we use; the differences live in small flags."""
+
+    name: str
+    binary: str
+    runner: Runner
+
+    def cli(self, *args: str, on_line=None, input: str | None = None, timeout=None) -> Completed:
+        return self.runner([self.binary, *args], on_line=on_line, input=input, timeout=timeout)
+
+    def check(self, *args: str, on_line=None, what: str = "", timeout=None) -> Completed:
+        done = self.cli(*args, on_line=on_line, timeout=timeout)
+        if not done.ok:
+            tail = "\n".join(redact(done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise BuildError(
+                f"{self.name} {what or args[0]} failed (exit {done.returncode}):\n{tail}",
+                hint=f"run `{self.name} {redact(' '.join(args[:3]))} ...` by hand to see more",
+            )
+        return done
+
+    def build(self, context, *, containerfile, tag, secrets=None, build_args=None,
+              network=None, on_line=None) -> str:
+        args = ["build", "-f", containerfile, "-t", tag]
+        for sid, path in sorted((secrets or {}).items()):
+            args += ["--secret", f"id={sid},src={path}"]
+        for key, value in sorted((build_args or {}).items()):
+            args += ["--build-arg", f"{key}={value}"]
+        if network:
+            args += ["--network", network]
+        if self.name == "podman":
+            args += ["--layers"]
+        self.check(*args, context, on_line=on_line, what="build")
+        return self.inspect(tag)["Id"]
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        done = self.check("image", "inspect", ref, what="image inspect")
+        data = json.loads(done.stdout)
+        return data[0] if isinstance(data, list) else data
+
+    def exists(self, ref: str) -> bool:
+        return self.cli("image", "inspect", ref).ok
+
+    def run(self, image, args=(), *, options=()) -> Completed:
+        return self.cli("run", "--rm", *options, image, *args)
+
+
+ENGINES = ("podman", "docker")
+
+
+def available() -> list[str]:
+    return [name for name in ENGINES if which(name)]
+
+
+def get_engine(name: str | None = None, runner: Runner | None = None) -> CliEngine:
+    runner = runner or SubprocessRunner()
+    if name is None:
+        found = available()
+        if not found:
+            raise BuildError(
+                "no container engine found (looked for podman, docker)",
+                hint="install one: `apt-get install podman runc`",
+            )
+        name = found[0]
+    if name not in ENGINES:
+        raise BuildError(
+            f"unknown engine {name!r}",
+            hint="available engines: " + (", ".join(available()) or "none installed")
+            + f" (known: {', '.join(ENGINES)})",
+        )
+    binary = which(name)
+    if binary is None:
+        raise BuildError(f"engine {name!r} is not installed", hint="install it or pick another "
+                         "with --engine (" + ", ".join(available() or ["none found"]) + ")")
+    return CliEngine(name=name, binary=binary, runner=runner)

@@ -1,0 +1,1 @@
+"""Resolution (py-rattler for conda, uv for PyPI) and the lock model."""
