@@ -1,0 +1,41 @@
+"""Shared fixtures: a real Podman and real Debian base images, built once per machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from dockyard.engines import CliEngine, get_engine
+
+
+def _podman_ready() -> str | None:
+    if not shutil.which("podman"):
+        return "podman is not installed (scripts/setup installs it)"
+    if not os.environ.get("CONTAINERS_CONF"):
+        return "CONTAINERS_CONF is not set (run tests through scripts/test)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def podman() -> CliEngine:
+    why = _podman_ready()
+    if why:
+        pytest.fail(why)
+    return get_engine("podman")
+
+
+@pytest.fixture(scope="session")
+def debian_trixie(podman: CliEngine) -> str:
+    """A minbase Debian trixie image (Python 3.13 is in its archive)."""
+    from dockyard.testing.rootfs import debian_image
+
+    return debian_image(podman, "trixie")
+
+
+@pytest.fixture(scope="session")
+def debian_bookworm(podman: CliEngine) -> str:
+    from dockyard.testing.rootfs import debian_image
+
+    return debian_image(podman, "bookworm")
