@@ -39,3 +39,28 @@ def debian_bookworm(podman: CliEngine) -> str:
     from dockyard.testing.rootfs import debian_image
 
     return debian_image(podman, "bookworm")
+
+
+@pytest.fixture(scope="session")
+def platform_base(podman: CliEngine) -> str:
+    """A platform-like base: trixie's Python 3.13 venv at /opt/python with JupyterLab,
+    ENV USERNAME/GROUPNAME/WORKSPACE_DIR, USER 1000, the founding case's CMD."""
+    from dockyard.testing.bases import platform_base as build
+
+    return build(podman, variant="jupyter")
+
+
+@pytest.fixture(scope="session")
+def platform_base_nojupyter(podman: CliEngine) -> str:
+    """The same base without Jupyter (its CMD cannot start)."""
+    from dockyard.testing.bases import platform_base as build
+
+    return build(podman, variant="nojupyter")
+
+
+@pytest.fixture(scope="session")
+def platform_base_cuda(podman: CliEngine) -> str:
+    """The jupyter base plus a CUDA 12.6-like layout (ENV, stub libcudart.so.12)."""
+    from dockyard.testing.bases import platform_base as build
+
+    return build(podman, variant="cuda")
