@@ -138,6 +138,8 @@ class ProjectSpec:
     pypi: tuple[PypiRequirement, ...] = ()  # every group; filtering is the resolver's
     conda: tuple[CondaRequirement, ...] = ()
     conda_pip: tuple[PypiRequirement, ...] = ()  # environment.yml's pip: section
+    # requirements files' -c constraints: bind versions, never add packages
+    constraints: tuple[PypiRequirement, ...] = ()
     channels: tuple[str, ...] = ()
     channel_priority: str = "strict"
     indexes: tuple[Index, ...] = ()

@@ -1,0 +1,86 @@
+"""PEP 508 requirements and direct references -> PypiRequirement.
+
+Every URL goes through `clean_url` before it is stored: credentials are
+stripped, and no message ever shows them (everything shown is redacted).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from ..errors import SpecError
+from ..redact import redact, strip_credentials
+from ..spec import GitSource, Origin, PypiRequirement
+
+
+def clean_url(url: str) -> str:
+    """The URL without credentials. `ssh://git@host` keeps its user name: it is no secret."""
+    split = urlsplit(url)
+    if split.scheme.endswith("ssh") and split.username and split.password is None:
+        return url
+    return strip_credentials(url)
+
+
+def git_source(url: str, kind: str = "default", ref: str | None = None,
+               subdirectory: str | None = None) -> GitSource:
+    """A GitSource from a plain repository URL (not the pip `git+...@ref#...` form)."""
+    return GitSource(url=clean_url(url), kind=kind, ref=ref, subdirectory=subdirectory)  # type: ignore[arg-type]
+
+
+def parse_vcs_url(url: str) -> tuple[GitSource, dict[str, str]]:
+    """`git+https://host/repo.git@ref#subdirectory=x&egg=name` -> GitSource and fragment."""
+    body = url[len("git+"):] if url.startswith("git+") else url
+    body, _, fragment = body.partition("#")
+    params = {k: v[-1] for k, v in parse_qs(fragment).items()}
+    split = urlsplit(body)
+    path, ref = split.path, None
+    if "@" in path:
+        path, _, ref = path.rpartition("@")
+    base = split._replace(path=path).geturl()
+    kind = "rev" if ref else "default"
+    return git_source(base, kind, unquote(ref) if ref else None,
+                      params.get("subdirectory")), params
+
+
+def requirement(text: str, origin: Origin, group: str = "main",
+                base: str = "") -> PypiRequirement:
+    """Parse one PEP 508 requirement; `base` is the folder (relative to the root) of
+    the file it came from, for relative `file:` references."""
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        raise SpecError(f"not a valid PEP 508 requirement: {redact(text)!r} ({redact(str(exc))})",
+                        where=str(origin),
+                        hint='write it as NAME[EXTRAS] SPECIFIER ; MARKER, e.g. '
+                             '"numpy>=1.25,<2" or "torch ; sys_platform == \'linux\'"') from None
+    name = canonicalize_name(req.name)
+    extras = tuple(sorted(req.extras))
+    marker = str(req.marker) if req.marker else ""
+    common = dict(name=name, extras=extras, marker=marker, group=group, origin=origin)
+    if not req.url:
+        return PypiRequirement(specifier=str(req.specifier), **common)  # type: ignore[arg-type]
+    return direct_reference(req.url, common, base)
+
+
+def direct_reference(url: str, common: dict, base: str = "") -> PypiRequirement:
+    """`name @ URL`: a git source, a local path or an archive URL."""
+    if url.startswith("git+"):
+        git, _ = parse_vcs_url(url)
+        return PypiRequirement(git=git, **common)
+    if url.startswith("file:"):
+        path = unquote(urlsplit(url).path) or "."
+        return PypiRequirement(path=local_path(path, base), **common)
+    if "://" not in url:  # uv and pip accept plain paths after "@"
+        return PypiRequirement(path=local_path(url, base), **common)
+    return PypiRequirement(url=clean_url(url), **common)
+
+
+def local_path(path: str, base: str = "") -> str:
+    """A path relative to the project root (absolute paths are kept as they are)."""
+    if posixpath.isabs(path):
+        return posixpath.normpath(path)
+    return posixpath.normpath(posixpath.join(base, path)) if base else posixpath.normpath(path)

@@ -1,0 +1,121 @@
+"""The edge: read a file, turn decode errors into SpecErrors naming file, line and fix.
+
+Everything after this module works on plain mappings and strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError
+from ..redact import redact
+from .locate import Positions, toml_positions, yaml_positions
+
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_TOML_EOF = re.compile(r"\(at end of document\)")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """One file as read: its document, where each path sits, and its bytes' hash."""
+
+    name: str  # relative to the project root (what messages and Origins show)
+    doc: Any
+    positions: Positions
+    sha256: str
+    text: str
+
+
+def _read_text(path: Path, name: str) -> tuple[str, str]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("file not found", where=name, hint=f"check the path {path}") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", where=name,
+                        hint="check its permissions") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError("not UTF-8 text", where=f"{name}:{line}",
+                        hint="save the file as UTF-8") from None
+    return text, hashlib.sha256(raw).hexdigest()
+
+
+def read_text(path: Path, name: str | None = None) -> Loaded:
+    name = name or path.name
+    text, digest = _read_text(path, name)
+    return Loaded(name, text, Positions(name), digest, text)
+
+
+def loads_toml(text: str, name: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raw = str(exc)
+        m = _TOML_AT.search(raw)
+        what = redact(_TOML_AT.sub("", _TOML_EOF.sub("", raw)).strip())
+        if m:
+            line, col = int(m[1]), int(m[2])
+            where = f"{name}:{line}"
+            shown = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+            detail = f"{what} at column {col}" + (f": {redact(shown.strip())!r}" if shown else "")
+        else:
+            where, detail = name, f"{what} at the end of the file"
+        raise SpecError(f"not valid TOML: {detail}", where=where,
+                        hint="fix the TOML syntax there (a missing quote, comma or bracket "
+                             "is the usual cause); numbers like 12.6 that are versions "
+                             "need quotes") from None
+
+
+def read_toml(path: Path, name: str | None = None) -> Loaded:
+    """Parse a TOML file; a syntax error becomes a SpecError at its line."""
+    name = name or path.name
+    text, digest = _read_text(path, name)
+    doc = loads_toml(text, name)
+    return Loaded(name, doc, Positions(name, toml_positions(text)), digest, text)
+
+
+def loads_yaml(text: str, name: str) -> tuple[Any, Positions]:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = redact(" ".join(p for p in (exc.context, exc.problem) if p))
+        raise SpecError(f"not valid YAML: {problem}",
+                        where=f"{name}:{line}" if line else name,
+                        hint=_yaml_hint(text, line)) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"not valid YAML: {redact(str(exc))}", where=name,
+                        hint="fix the YAML syntax") from None
+    return doc, Positions(name, yaml_positions(node))
+
+
+def _yaml_hint(text: str, line: int | None) -> str:
+    first = next((raw for raw in text.splitlines() if raw.strip() and not raw.lstrip()
+                  .startswith("#")), "")
+    if first[:1] in (" ", "\t") or first.lstrip().startswith("- "):
+        # The first content line is indented or a list item: the top of the file is missing,
+        # as when a file is pasted with its first lines cut off.
+        return ("the file starts in the middle of a list: it looks cut off, its first lines "
+                "are missing (top-level keys such as `name:` and `channels:`); restore them")
+    return ("fix the YAML syntax there: check the indentation, and that every list item "
+            "starts with '- ' under its key")
+
+
+def read_yaml(path: Path, name: str | None = None) -> Loaded:
+    """Parse a YAML file; a syntax error becomes a SpecError at its line."""
+    name = name or path.name
+    text, digest = _read_text(path, name)
+    doc, positions = loads_yaml(text, name)
+    return Loaded(name, doc, positions, digest, text)

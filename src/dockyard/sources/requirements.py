@@ -1,0 +1,196 @@
+"""requirements*.txt (and environment.yml's `pip:` lines), as pip reads them.
+
+Requirement lines, `-r` includes, `-c` constraints, `--index-url` and
+`--extra-index-url`, editable and direct URLs, markers, comments and
+backslash continuations. `--hash` and other per-requirement options are
+ignored: the lock records its own hashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import canonicalize_name
+
+from ..errors import SpecError
+from ..redact import redact
+from ..spec import Index, Origin, PypiRequirement
+from .model import Partial
+from .pep508 import clean_url, direct_reference, local_path, parse_vcs_url, requirement
+
+log = logging.getLogger(__name__)
+
+# read_include(path relative to the root) -> the file's text; raises SpecError if missing
+ReadInclude = Callable[[str], str]
+# name_of_path(path relative to the root) -> the distribution name of a local project
+NameOfPath = Callable[[str], str | None]
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_IGNORED = {"--pre", "--prefer-binary", "--require-hashes", "--no-index", "--only-binary",
+            "--no-binary", "--trusted-host", "-f", "--find-links", "--use-feature",
+            "--use-pep517", "--no-build-isolation"}
+_TAKES_VALUE = {"--only-binary", "--no-binary", "--trusted-host", "-f", "--find-links",
+                "--use-feature"}
+
+
+def logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(first line number, content) with continuations joined and comments removed."""
+    buffer, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        if raw.endswith("\\") and not _COMMENT.search(raw):
+            buffer += raw[:-1]
+            continue
+        line = _COMMENT.sub("", buffer + raw).strip()
+        buffer = ""
+        if line:
+            yield start, line
+    if buffer.strip():
+        yield start, _COMMENT.sub("", buffer).strip()
+
+
+def _options(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Split pip's `REQUIREMENT --opt ...` into the requirement and its options."""
+    for i, token in enumerate(tokens):
+        if token.startswith("-"):
+            return tokens[:i], tokens[i:]
+    return tokens, []
+
+
+def _archive_name(url: str) -> str | None:
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if filename.endswith(".whl"):
+        return filename.split("-")[0]
+    for ext in (".tar.gz", ".tar.bz2", ".zip", ".tgz"):
+        if filename.endswith(ext):
+            return filename[: -len(ext)].rpartition("-")[0] or None
+    return None
+
+
+@dataclass
+class LineReader:
+    """The state of one read: requirements, constraints and indexes found so far."""
+
+    read_include: ReadInclude | None = None
+    name_of_path: NameOfPath | None = None
+    reqs: list[PypiRequirement] = field(default_factory=list)
+    constraints: list[PypiRequirement] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
+    includes: list[str] = field(default_factory=list)
+
+    def file(self, text: str, name: str, group: str, constraint: bool = False) -> None:
+        base = posixpath.dirname(name)
+        for number, line in logical_lines(text):
+            self.line(line, Origin(name, number), group, base, constraint)
+
+    def line(self, line: str, origin: Origin, group: str, base: str = "",
+             constraint: bool = False) -> None:
+        tokens = line.split()
+        head = tokens[0]
+        flag, eq, inline = head.partition("=")
+        if head.startswith("-") and flag not in ("-e", "--editable"):
+            value = inline if eq else (tokens[1] if len(tokens) > 1 else "")
+            self._option(flag, value, origin, group, base)
+            return
+        if flag in ("-e", "--editable"):
+            target = inline if eq else " ".join(tokens[1:])
+            req = self._target(target, origin, group, base, editable=True)
+        else:
+            words, _ = _options(tokens)
+            req = self._target(" ".join(words), origin, group, base)
+        (self.constraints if constraint else self.reqs).append(req)
+
+    def _option(self, flag: str, value: str, origin: Origin, group: str, base: str) -> None:
+        if flag in ("-r", "--requirement", "-c", "--constraint"):
+            if not value:
+                raise SpecError(f"{flag} needs a file name", where=str(origin),
+                                hint=f"write {flag} other-requirements.txt")
+            self._include(value, origin, group, base, constraint=flag in ("-c", "--constraint"))
+        elif flag in ("-i", "--index-url", "--extra-index-url"):
+            if not value:
+                raise SpecError(f"{flag} needs a URL", where=str(origin),
+                                hint=f"write {flag} https://host/simple")
+            url = clean_url(value)
+            self.indexes.append(Index(name=url, url=url, default=flag != "--extra-index-url",
+                                      origin=origin))
+        elif flag in _IGNORED:
+            log.info("%s: %s is ignored (the lock decides what is installed)", origin, flag)
+        else:
+            raise SpecError(f"unknown option {redact(flag)!r}", where=str(origin),
+                            hint="requirements files may use -r, -c, -e, --index-url, "
+                                 "--extra-index-url and requirement lines")
+
+    def _include(self, target: str, origin: Origin, group: str, base: str,
+                 constraint: bool) -> None:
+        path = local_path(target, base)
+        if self.read_include is None:
+            raise SpecError(f"cannot follow {target!r} here", where=str(origin),
+                            hint="list the requirements directly")
+        if path in self.includes:
+            return  # already read (pip reads it again; the result is the same)
+        self.includes.append(path)
+        self.file(self.read_include(path), path, group, constraint)
+
+    def _target(self, target: str, origin: Origin, group: str, base: str,
+                editable: bool = False) -> PypiRequirement:
+        common: dict[str, Any] = dict(name="", group=group, origin=origin)
+        is_url = "://" in target.split(";")[0].split(" ")[0] or target.startswith("git+")
+        looks_local = target.startswith((".", "/", "~")) or (editable and not is_url)
+        if not (is_url or looks_local):
+            return requirement(target, origin, group, base)
+        location, _, marker = target.partition(";")
+        location, extras = _split_extras(location.strip())
+        common.update(marker=marker.strip(), extras=extras)
+        if location.startswith("git+"):
+            git, params = parse_vcs_url(location)
+            name = params.get("egg")
+        elif is_url:
+            name = unquote(urlsplit(location).fragment.partition("egg=")[2]) or \
+                _archive_name(location)
+        else:
+            location = location.split("#", 1)[0]
+            name = self.name_of_path(local_path(location, base)) if self.name_of_path else None
+        if not name:
+            shown = redact(target)
+            raise SpecError(f"cannot tell which package {shown!r} is", where=str(origin),
+                            hint=f"name it: NAME @ {shown}" if is_url else
+                            f"write it as NAME @ file:{location}, or give the folder a "
+                            "pyproject.toml with [project] name")
+        common["name"] = canonicalize_name(name.split("[")[0])
+        if location.startswith("git+"):
+            return PypiRequirement(git=git, **common)
+        return direct_reference(location if is_url else f"file:{location}", common, base)
+
+
+def _split_extras(location: str) -> tuple[str, tuple[str, ...]]:
+    m = re.fullmatch(r"(.*?)\[([A-Za-z0-9_,.\- ]+)\]", location)
+    if not m or "://" in m[2]:
+        return location, ()
+    return m[1], tuple(sorted(e.strip() for e in m[2].split(",") if e.strip()))
+
+
+def parse_requirements(text: str, name: str = "requirements.txt", group: str = "main",
+                       read_include: ReadInclude | None = None,
+                       name_of_path: NameOfPath | None = None) -> Partial:
+    """A requirements file -> requirements, constraints and indexes (pure, given the callables).
+
+    `name` is the file's path relative to the project root: relative paths
+    inside it (includes, local packages) are taken from its folder.
+    """
+    reader = LineReader(read_include, name_of_path)
+    reader.file(text, name, group)
+    return Partial(pypi=tuple(reader.reqs), constraints=tuple(reader.constraints),
+                   indexes=tuple(reader.indexes), includes=tuple(reader.includes))
+
+
+def group_of(filename: str) -> str:
+    """requirements.txt -> main, requirements-dev.txt -> dev, requirements_test.txt -> test."""
+    stem = filename.rsplit("/", 1)[-1].removesuffix(".txt").removeprefix("requirements")
+    return stem.strip("-_. ") or "main"
