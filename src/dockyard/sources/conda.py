@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SpecError
-from ..redact import redact
 from ..spec import CondaRequirement, Origin
 from .locate import OriginOf, no_positions
 from .model import Partial
+from .pep508 import safe_text
 from .requirements import LineReader, NameOfPath, ReadInclude
 
 KNOWN_KEYS = ("name", "channels", "channel_priority", "dependencies", "prefix", "variables",
@@ -45,14 +45,14 @@ def match_spec(text: str, origin: Origin) -> CondaRequirement:
         plain = MatchSpec(rest) if channel else spec
     except Exception as exc:  # rattler raises its own InvalidMatchSpecError
         suggestion = _suggest(text)
-        reason = redact(str(exc).splitlines()[0])
+        reason = safe_text(str(exc).splitlines()[0])
         hint = (f"write it as a conda match spec: `{suggestion}`" if suggestion else
                 "write it as a conda match spec: NAME, NAME=VERSION, NAME >=LOW,<HIGH, "
                 "or CHANNEL::NAME")
-        raise SpecError(f"{redact(text)!r} is not a conda match spec ({reason})",
+        raise SpecError(f"{safe_text(text)!r} is not a conda match spec ({reason})",
                         where=str(origin), hint=hint) from None
     if spec.name is None:
-        raise SpecError(f"{redact(text)!r} names no package", where=str(origin),
+        raise SpecError(f"{safe_text(text)!r} names no package", where=str(origin),
                         hint="write NAME or NAME VERSION")
     return CondaRequirement(name=spec.name.normalized, spec=str(plain),
                             channel=channel or None, origin=origin)

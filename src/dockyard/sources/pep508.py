@@ -7,6 +7,7 @@ stripped, and no message ever shows them (everything shown is redacted).
 from __future__ import annotations
 
 import posixpath
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -23,6 +24,14 @@ def clean_url(url: str) -> str:
     if split.scheme.endswith("ssh") and split.username and split.password is None:
         return url
     return strip_credentials(url)
+
+
+_BARE_USERINFO = re.compile(r"(?<![\w/])[^\s/@:'\"]+:[^\s/@'\"]+@")
+
+
+def safe_text(text: str) -> str:
+    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact)."""
+    return _BARE_USERINFO.sub("***@", redact(text))
 
 
 def git_source(url: str, kind: str = "default", ref: str | None = None,
@@ -53,7 +62,8 @@ def requirement(text: str, origin: Origin, group: str = "main",
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise SpecError(f"not a valid PEP 508 requirement: {redact(text)!r} ({redact(str(exc))})",
+        raise SpecError(f"not a valid PEP 508 requirement: {safe_text(text)!r} "
+                        f"({safe_text(str(exc))})",
                         where=str(origin),
                         hint='write it as NAME[EXTRAS] SPECIFIER ; MARKER, e.g. '
                              '"numpy>=1.25,<2" or "torch ; sys_platform == \'linux\'"') from None

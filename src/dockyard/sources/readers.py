@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError
-from ..redact import redact
 from .locate import Positions, toml_positions, yaml_positions
+from .pep508 import safe_text
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _TOML_EOF = re.compile(r"\(at end of document\)")
@@ -60,12 +60,14 @@ def loads_toml(text: str, name: str) -> Any:
     except tomllib.TOMLDecodeError as exc:
         raw = str(exc)
         m = _TOML_AT.search(raw)
-        what = redact(_TOML_AT.sub("", _TOML_EOF.sub("", raw)).strip())
+        what = safe_text(_TOML_AT.sub("", _TOML_EOF.sub("", raw)).strip())
         if m:
             line, col = int(m[1]), int(m[2])
             where = f"{name}:{line}"
             shown = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
-            detail = f"{what} at column {col}" + (f": {redact(shown.strip())!r}" if shown else "")
+            detail = f"{what} at column {col}"
+            if shown:
+                detail += f": {safe_text(shown.strip())!r}"
         else:
             where, detail = name, f"{what} at the end of the file"
         raise SpecError(f"not valid TOML: {detail}", where=where,
@@ -91,12 +93,12 @@ def loads_yaml(text: str, name: str) -> tuple[Any, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = redact(" ".join(p for p in (exc.context, exc.problem) if p))
+        problem = safe_text(" ".join(p for p in (exc.context, exc.problem) if p))
         raise SpecError(f"not valid YAML: {problem}",
                         where=f"{name}:{line}" if line else name,
                         hint=_yaml_hint(text, line)) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {redact(str(exc))}", where=name,
+        raise SpecError(f"not valid YAML: {safe_text(str(exc))}", where=name,
                         hint="fix the YAML syntax") from None
     return doc, Positions(name, yaml_positions(node))
 

@@ -19,10 +19,9 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import canonicalize_name
 
 from ..errors import SpecError
-from ..redact import redact
 from ..spec import Index, Origin, PypiRequirement
 from .model import Partial
-from .pep508 import clean_url, direct_reference, local_path, parse_vcs_url, requirement
+from .pep508 import clean_url, direct_reference, local_path, parse_vcs_url, requirement, safe_text
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class LineReader:
         elif flag in _IGNORED:
             log.info("%s: %s is ignored (the lock decides what is installed)", origin, flag)
         else:
-            raise SpecError(f"unknown option {redact(flag)!r}", where=str(origin),
+            raise SpecError(f"unknown option {safe_text(flag)!r}", where=str(origin),
                             hint="requirements files may use -r, -c, -e, --index-url, "
                                  "--extra-index-url and requirement lines")
 
@@ -158,7 +157,7 @@ class LineReader:
             location = location.split("#", 1)[0]
             name = self.name_of_path(local_path(location, base)) if self.name_of_path else None
         if not name:
-            shown = redact(target)
+            shown = safe_text(target)
             raise SpecError(f"cannot tell which package {shown!r} is", where=str(origin),
                             hint=f"name it: NAME @ {shown}" if is_url else
                             f"write it as NAME @ file:{location}, or give the folder a "

@@ -15,10 +15,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import SpecError
-from ..redact import redact
 from ..spec import Index, Settings
 from .locate import OriginOf, Path_, format_field, no_positions
-from .pep508 import clean_url
+from .pep508 import clean_url, safe_text
 from .readers import read_toml
 
 FILENAME = "dockyard.toml"
@@ -87,7 +86,7 @@ TOP = tuple(SCHEMA) + tuple(FREE_TABLES)
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return redact(repr(value) if isinstance(value, str) else str(value))
+    return safe_text(repr(value) if isinstance(value, str) else str(value))
 
 
 def _fail(path: Path_, message: str, hint: str, origin_of: OriginOf) -> SpecError:
@@ -138,7 +137,7 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
             Requirement(text)
         except InvalidRequirement as exc:
             raise _fail(("install", "constraints", i), "not a PEP 508 requirement: "
-                        f"{redact(repr(text))} ({redact(str(exc))})",
+                        f"{safe_text(repr(text))} ({safe_text(str(exc))})",
                         'write it like "pyarrow<26"', origin_of) from None
     free: dict[str, tuple[tuple[str, str], ...]] = {}
     for table_name, (check, expected) in FREE_TABLES.items():
