@@ -1,0 +1,229 @@
+"""Code that runs inside the app's kernel, and the checks made from what it prints (pure).
+
+The kernel prints one line `DOCKYARD-VERIFY <json>`; everything else it
+prints (warnings, banners) is ignored. The code must run on any CPython the
+app may use (3.8+), so it uses the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..lock.model import Lock
+from .report import Check
+
+MARKER = "DOCKYARD-VERIFY "
+
+_FACTS = r'''
+def _dockyard_facts(lock_path):
+    import json, os, platform, sys
+    try:
+        import pwd
+        user = pwd.getpwuid(os.getuid()).pw_name
+    except Exception:
+        user = None
+    out = {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "user": user,
+        "env_username": os.environ.get("USERNAME"),
+        "lock_text": None,
+        "lock_error": None,
+    }
+    if lock_path:
+        try:
+            with open(lock_path, encoding="utf-8") as fh:
+                out["lock_text"] = fh.read()
+        except OSError as exc:
+            out["lock_error"] = "%s: %s" % (type(exc).__name__, exc)
+    print(MARKER + json.dumps(out))
+_dockyard_facts(LOCK_PATH)
+del _dockyard_facts
+'''
+
+_IMPORTS = r'''
+def _dockyard_imports(dists):
+    import importlib, json
+    import importlib.metadata as md
+    skip = {"test", "tests", "testing", "docs", "examples", "benchmarks"}
+
+    def tops(dist):
+        names = [l.strip() for l in (dist.read_text("top_level.txt") or "").splitlines()]
+        names = [n for n in names if n]
+        if not names:
+            for f in dist.files or ():
+                parts = f.parts
+                if not parts or parts[0] in ("..", "__pycache__"):
+                    continue
+                first = parts[0]
+                if first.endswith((".dist-info", ".egg-info", ".data")):
+                    continue
+                if len(parts) > 1:
+                    names.append(first)
+                elif first.endswith(".py"):
+                    names.append(first[:-3])
+                elif first.endswith((".so", ".pyd")):
+                    names.append(first.split(".")[0])
+        if not names:
+            wanted = dist.metadata["Name"]
+            names = [m for m, ds in md.packages_distributions().items() if wanted in ds]
+        keep = set()
+        for n in names:
+            n = n.replace("/", ".")
+            if n.split(".")[0] in skip or n.startswith("__"):
+                continue
+            if all(p.isidentifier() for p in n.split(".")):
+                keep.add(n)
+        return sorted(keep)
+
+    results = []
+    for name in dists:
+        entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False}
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            entry["missing"] = True
+            results.append(entry)
+            continue
+        entry["version"] = dist.version
+        entry["modules"] = tops(dist)
+        for mod in entry["modules"]:
+            try:
+                importlib.import_module(mod)
+            except BaseException as exc:  # an import may raise anything, even SystemExit
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
+        results.append(entry)
+    print(MARKER + json.dumps(results))
+_dockyard_imports(DISTS)
+del _dockyard_imports
+'''
+
+
+def facts_code(lock_path: str | None) -> str:
+    return _FACTS.replace("MARKER", repr(MARKER)).replace("LOCK_PATH", repr(lock_path))
+
+
+def imports_code(dists: Sequence[str]) -> str:
+    return _IMPORTS.replace("MARKER", repr(MARKER)).replace("DISTS", repr(list(dists)))
+
+
+def parse_marked(stdout: str):
+    """The JSON after the last marker line, or None when the code did not print it."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A distribution the lock says is installed, with the version it pins (pypi only)."""
+
+    dist: str
+    version: str = ""
+
+
+def wanted_distributions(lock: Lock) -> tuple[Wanted, ...]:
+    """PyPI distributions of the lock: pypi packages, and what conda packages provide."""
+    seen: dict[str, Wanted] = {}
+    for p in lock.packages:
+        if p.owner == "pypi":
+            seen[canonicalize_name(p.name)] = Wanted(canonicalize_name(p.name), p.version)
+        for dist in p.provides:
+            seen.setdefault(canonicalize_name(dist), Wanted(canonicalize_name(dist)))
+    return tuple(seen[k] for k in sorted(seen))
+
+
+# ---- checks: plain data in, Check out --------------------------------------------------
+
+
+def check_interpreter(facts: dict, lock: Lock | None) -> Check:
+    found = facts.get("python", "?")
+    where = f"{facts.get('implementation', 'CPython')} {found} at {facts.get('executable')}"
+    target = lock.target.python if lock else ""
+    if not target:
+        return Check("interpreter", "pass", f"{where} (no lock target to compare)")
+    if found == target or found.startswith(target + "."):
+        return Check("interpreter", "pass", f"{where}, as locked ({target})")
+    return Check("interpreter", "fail", f"{where}, but the lock targets Python {target}")
+
+
+def check_user(facts: dict, username: str | None) -> Check:
+    uid, user = facts.get("uid"), facts.get("user")
+    who = f"uid {uid} ({user or 'no passwd entry'})"
+    if uid == 0:
+        return Check("not root", "fail", f"the kernel runs as root: {who}")
+    if username and user != username:
+        return Check("not root", "fail", f"{who}, but the image's USERNAME is {username!r}")
+    expected = ", the image's USERNAME" if username else " (the image sets no USERNAME)"
+    return Check("not root", "pass", who + expected)
+
+
+def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Check:
+    if results is None:
+        return Check("imports", "skip", why_skipped or "no lock to read distributions from")
+    results = list(results)
+    problems: list[str] = []
+    n_mods = 0
+    for r in results:
+        if r.get("missing"):
+            problems.append(f"{r['dist']}: locked but not installed in the kernel's environment")
+            continue
+        n_mods += len(r.get("modules") or ())
+        if not r.get("modules"):
+            problems.append(f"{r['dist']} {r.get('version')}: no importable top-level module found")
+        for mod, msg in sorted((r.get("failures") or {}).items()):
+            problems.append(f"import {mod} ({r['dist']} {r.get('version')}): {msg}")
+    detail = f"{n_mods} top-level modules of {len(results)} locked distributions"
+    if problems:
+        return Check("imports", "fail", detail + f": {len(problems)} problem(s)", tuple(problems))
+    return Check("imports", "pass", detail + " import")
+
+
+def check_versions(results: Iterable[dict] | None, wanted: Sequence[Wanted]) -> Check:
+    if results is None:
+        return Check("versions", "skip", "no lock to compare with")
+    installed = {canonicalize_name(r["dist"]): r.get("version") for r in results}
+    problems = []
+    compared = 0
+    for w in wanted:
+        got = installed.get(w.dist)
+        if not w.version or got is None:
+            continue
+        compared += 1
+        if not _same_version(got, w.version):
+            problems.append(f"{w.dist}: installed {got}, locked {w.version}")
+    detail = f"{compared} PyPI distributions compared with the lock"
+    if problems:
+        return Check("versions", "fail", detail, tuple(problems))
+    return Check("versions", "pass", detail + ": all as locked")
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def check_app_env(facts: dict, jupyter_prefix: str | None, is_app_kernel: bool) -> Check:
+    prefix = facts.get("prefix")
+    if not is_app_kernel:
+        return Check("own environment", "skip", "the chosen kernel is the base's default one")
+    if not jupyter_prefix:
+        return Check("own environment", "skip", "could not find the base Jupyter's Python")
+    if prefix == jupyter_prefix:
+        return Check("own environment", "fail",
+                     f"the app kernel runs in the base Jupyter's own environment {prefix}")
+    return Check("own environment", "pass", f"{prefix} (Jupyter runs from {jupyter_prefix})")
