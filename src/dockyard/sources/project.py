@@ -78,8 +78,8 @@ def _workspace_members(root: Path, doc: Mapping[str, Any], reads: _Reads) -> dic
 
 def _merge(root: Path, parts: list[Partial], settings: Settings,
            inputs: Mapping[str, str]) -> ProjectSpec:
-    def cat(attr: str) -> tuple:
-        return tuple(x for p in parts for x in getattr(p, attr))
+    def cat(attr: str) -> tuple:  # in order, each once (a file may be included twice)
+        return tuple(dict.fromkeys(x for p in parts for x in getattr(p, attr)))
 
     priority = next((p.channel_priority for p in parts if p.channel_priority), None)
     return ProjectSpec(
@@ -90,11 +90,11 @@ def _merge(root: Path, parts: list[Partial], settings: Settings,
         conda=cat("conda"),
         conda_pip=cat("conda_pip"),
         constraints=cat("constraints"),
-        channels=tuple(dict.fromkeys(cat("channels"))),
+        channels=cat("channels"),
         channel_priority=priority or "strict",
         indexes=cat("indexes"),
         pins=cat("pins"),
-        optional_groups=tuple(dict.fromkeys(cat("optional_groups"))),
+        optional_groups=cat("optional_groups"),
         settings=settings,
         inputs=tuple(InputFile(k, v) for k, v in sorted(inputs.items())),
     )
@@ -136,7 +136,8 @@ def read_project(root: Path, settings_path: Path | None = None, *,
         loaded = reads.keep(read_yaml(root / env, env))
         parts.append(parse_environment(loaded.doc, loaded.positions, reads.text,
                                        reads.name_of_path))
-    requirement_files = sorted(p.name for p in root.glob("requirements*.txt") if p.is_file())
+    requirement_files = sorted((p.name for p in root.glob("requirements*.txt") if p.is_file()),
+                               key=lambda n: (group_of(n) != "main", n))
     if requirement_files and pyproject_doc and declares_dependencies(pyproject_doc):
         log.info("requirements files %s are not read: pyproject.toml declares the "
                  "dependencies", ", ".join(requirement_files))

@@ -135,7 +135,8 @@ class LineReader:
         if path in self.includes:
             return  # already read (pip reads it again; the result is the same)
         self.includes.append(path)
-        self.file(self.read_include(path), path, group, constraint)
+        # constraints bind whatever gets installed, whichever file named them
+        self.file(self.read_include(path), path, "main" if constraint else group, constraint)
 
     def _target(self, target: str, origin: Origin, group: str, base: str,
                 editable: bool = False) -> PypiRequirement:

@@ -1,0 +1,134 @@
+"""read_project on the fixtures in tests/projects/ and on bad project folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dockyard.errors import SpecError
+from dockyard.sources import read_project
+
+from .conftest import PROJECTS
+
+
+def summary(spec) -> dict:
+    """What tests/projects/<case>/expected.json records about a spec."""
+    return {
+        "name": spec.name,
+        "requires_python": spec.requires_python,
+        "pypi": [f"{r.group}: {r.pep508()}" + (f" [index {r.index}]" if r.index else "")
+                 + f" @ {r.origin}" for r in spec.pypi],
+        "constraints": [f"{r.pep508()} @ {r.origin}" for r in spec.constraints],
+        "conda": [f"{c.spec} @ {c.origin}" for c in spec.conda],
+        "channels": list(spec.channels),
+        "indexes": [f"{i.name} {i.url} explicit={i.explicit} default={i.default}"
+                    for i in spec.indexes],
+        "optional_groups": list(spec.optional_groups),
+        "pins": [f"{p.name}=={p.version} ({p.source})" + (f" @ {p.commit}" if p.commit else "")
+                 for p in spec.pins],
+        "inputs": [i.path for i in spec.inputs],
+    }
+
+
+@pytest.mark.parametrize("name", ["poetry-locked", "uv-locked", "requirements-only"])
+def test_project_fixture_matches_expected(project, name):
+    spec = read_project(project(name))
+    expected = json.loads((PROJECTS / name / "expected.json").read_text())
+    assert summary(spec) == expected
+
+
+def test_poetry_lock_pins(project):
+    spec = read_project(project("poetry-locked"))
+    pins = {p.name: p for p in spec.pins}
+    assert pins["requests"].version == "2.32.3"  # "Requests" in the lock, canonical here
+    assert pins["xrpatcher"].commit == "3f2c1b0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
+    assert {p.source for p in spec.pins} == {"poetry.lock"}
+
+
+def test_uv_lock_pins_skip_the_project_itself(project):
+    spec = read_project(project("uv-locked"))
+    pins = {p.name: p for p in spec.pins}
+    assert "tiny-uv" not in pins
+    assert pins["torch"].version == "2.7.1+cu126"
+    assert pins["xrpatcher"].commit == "3f2c1b0a9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
+
+
+def test_requirements_are_ignored_when_pyproject_declares_dependencies(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["rich"]\n')
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    spec = read_project(tmp_path)
+    assert [r.name for r in spec.pypi] == ["rich"]
+    assert [i.path for i in spec.inputs] == ["pyproject.toml"]
+
+
+def test_requirements_are_read_when_pyproject_has_no_dependencies(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
+    (tmp_path / "requirements.txt").write_text("numpy\n")
+    assert [r.name for r in read_project(tmp_path).pypi] == ["numpy"]
+
+
+def test_empty_folder(tmp_path):
+    with pytest.raises(SpecError) as info:
+        read_project(tmp_path)
+    assert info.value.message == "no project files found"
+    assert info.value.where == str(tmp_path.resolve())
+    assert "--project DIR" in info.value.hint
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(SpecError, match="not a directory"):
+        read_project(tmp_path / "missing")
+
+
+def test_both_environment_files(tmp_path):
+    (tmp_path / "environment.yml").write_text("dependencies: [numpy]\n")
+    (tmp_path / "environment.yaml").write_text("dependencies: [scipy]\n")
+    with pytest.raises(SpecError, match="both environment.yml and environment.yaml"):
+        read_project(tmp_path)
+
+
+def test_malformed_toml_names_file_line_and_column(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["a" "b"]\n')
+    with pytest.raises(SpecError) as info:
+        read_project(tmp_path)
+    err = info.value
+    assert err.where == "pyproject.toml:3"
+    assert err.message.startswith("not valid TOML:")
+    assert "at column 21" in err.message and '\'dependencies = ["a" "b"]\'' in err.message
+    assert "missing quote, comma or bracket" in err.hint
+
+
+def test_malformed_toml_at_the_end(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x')
+    with pytest.raises(SpecError) as info:
+        read_project(tmp_path)
+    assert info.value.where.startswith("pyproject.toml")
+    assert "not valid TOML" in info.value.message
+
+
+def test_missing_include(tmp_path):
+    (tmp_path / "requirements.txt").write_text("-r other.txt\n")
+    with pytest.raises(SpecError) as info:
+        read_project(tmp_path)
+    assert info.value.message == "other.txt is included but does not exist"
+
+
+def test_environment_pip_editable_project_gets_its_name(tmp_path):
+    (tmp_path / "environment.yml").write_text(
+        "dependencies:\n  - python=3.12\n  - pip:\n    - -e .\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "My.App"\n')
+    spec = read_project(tmp_path)
+    (req,) = spec.conda_pip
+    assert (req.name, req.path) == ("my-app", ".")
+
+
+def test_uv_workspace_members_are_found(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "root"\ndependencies = ["lib"]\n'
+        '[tool.uv.sources]\nlib = { workspace = true }\n'
+        '[tool.uv.workspace]\nmembers = ["packages/*"]\n')
+    (tmp_path / "packages" / "lib").mkdir(parents=True)
+    (tmp_path / "packages" / "lib" / "pyproject.toml").write_text('[project]\nname = "lib"\n')
+    (req,) = read_project(tmp_path).pypi
+    assert req.path == "packages/lib"
