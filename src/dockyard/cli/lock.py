@@ -1,0 +1,53 @@
+"""`dockyard lock`: write dockyard.lock from the project's own files; `--check` for CI."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .ui import Ui
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("lock", help="resolve conda + PyPI into dockyard.lock",
+                       description="Resolve the project into one lock (dockyard.lock).")
+    p.add_argument("--project", type=Path, default=Path("."), metavar="DIR",
+                   help="the project directory (default: .)")
+    p.add_argument("--settings", type=Path, default=None, metavar="FILE",
+                   help="deployment settings (default: DIR/dockyard.toml when present)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if dockyard.lock is missing or stale; resolves nothing")
+    return p
+
+
+def main(args: argparse.Namespace, ui: Ui) -> int:
+    from ..fsutil import write_atomic
+    from ..lock.model import LOCK_FILENAME, dumps, loads
+    from ..lock.resolve import inputs_hash, lock_project, summary
+    from ..sources import read_project
+
+    root = args.project.resolve()
+    path = root / LOCK_FILENAME
+    spec = read_project(root, args.settings)
+    if args.check:
+        if not path.exists():
+            ui.warn(f"{path}: missing; run `dockyard lock`")
+            return 1
+        lock = loads(path.read_text(), str(path))
+        if lock.inputs_hash != inputs_hash(spec):
+            ui.warn(f"{path}: stale (its inputs changed since it was written); "
+                    "run `dockyard lock`")
+            return 1
+        ui.ok(f"{path.name} is up to date")
+        return 0
+    with ui.step("Locking") as progress:
+        lock = lock_project(spec, progress=progress)
+    write_atomic(path, dumps(lock))
+    s = summary(lock)
+    ui.ok(f"wrote {path} ({s['conda']} conda, {s['pypi']} PyPI packages; "
+          f"Python {lock.target.python})")
+    for pin in s["git"]:
+        ui.info(f"  git: {pin}")
+    for note in s["notes"]:
+        ui.info(f"  note: {note}")
+    return 0

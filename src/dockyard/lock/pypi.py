@@ -1,0 +1,271 @@
+"""The PyPI side of the lock: `uv pip compile` for the TARGET interpreter and platform.
+
+One call writes a pylock.toml (every artifact with URL and sha256, git
+dependencies pinned to a commit); a second, offline call on the warm cache
+gives uv's `# via` annotations, which are the dependency edges pylock lacks
+(H4's CUDA analysis explains "torchvision 0.21 forces torch 2.6.0" with them).
+
+uv reads the requirements from a throwaway pyproject.toml so that git, path
+and URL sources and explicit index routing go through `[tool.uv.sources]` and
+`[[tool.uv.index]]`, the way uv documents them. Credentials never pass
+through here: URLs arrive stripped, and uv reads them from the environment
+(`UV_INDEX_<NAME>_USERNAME`/`_PASSWORD`) or netrc, git from its helpers.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+from packaging.utils import canonicalize_name
+
+from ..errors import LockError
+from ..redact import redact, strip_credentials
+from ..runner import Runner, SubprocessRunner, which
+from ..spec import Index, PypiRequirement
+from .model import Artifact, LockedPackage
+
+PYPI_SIMPLE = "https://pypi.org/simple"
+_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}
+_PROJECT = "dockyard-resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The interpreter and platform uv resolves for (never the host's)."""
+
+    python: str  # "3.12.11" or "3.12"
+    platform: str = "linux-64"
+    glibc: str = "2.28"
+
+    def uv_platform(self) -> str:
+        arch = _ARCH.get(self.platform)
+        if arch is None:
+            raise LockError(
+                f"target platform {self.platform!r} is not supported for PyPI resolution",
+                where="dockyard.toml (target.platform)",
+                hint=f"use one of: {', '.join(sorted(_ARCH))}",
+            )
+        return f"{arch}-manylinux_{self.glibc.replace('.', '_')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Everything one PyPI resolution needs, as plain data."""
+
+    requirements: tuple[PypiRequirement, ...]
+    target: Target
+    constraints: tuple[str, ...] = ()  # PEP 508 lines for `-c`
+    indexes: tuple[Index, ...] = ()
+    routes: tuple[tuple[str, str], ...] = ()  # (package, index name)
+    root: str = "."  # the project root, for path dependencies
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def pyproject_for(request: Request) -> dict:
+    """The throwaway pyproject.toml that carries requirements, sources and indexes to uv."""
+    sources: dict[str, dict[str, str]] = {}
+    deps: list[str] = []
+    for req in request.requirements:
+        plain = PypiRequirement(req.name, req.specifier, req.extras, req.marker)
+        deps.append(plain.pep508())
+        if req.git is not None:
+            src = {"git": req.git.url}
+            if req.git.ref and req.git.kind != "default":
+                src[req.git.kind] = req.git.ref
+            elif req.git.ref:
+                src["rev"] = req.git.ref
+            if req.git.subdirectory:
+                src["subdirectory"] = req.git.subdirectory
+            sources[req.name] = src
+        elif req.url is not None:
+            sources[req.name] = {"url": req.url}
+        elif req.path is not None:
+            sources[req.name] = {"path": str(Path(request.root, req.path).resolve())}
+        elif req.index is not None:
+            sources[req.name] = {"index": req.index}
+    for name, index in request.routes:
+        if name in {r.name for r in request.requirements}:
+            sources.setdefault(canonicalize_name(name), {"index": index})
+    doc: dict = {"project": {"name": _PROJECT, "version": "0", "dependencies": deps}}
+    uv: dict = {}
+    if sources:
+        uv["sources"] = dict(sorted(sources.items()))
+    if request.indexes:
+        uv["index"] = [
+            {k: v for k, v in (("name", i.name), ("url", i.url), ("explicit", i.explicit),
+                               ("default", i.default)) if v}
+            for i in request.indexes
+        ]
+    if uv:
+        doc["tool"] = {"uv": uv}
+    return doc
+
+
+def _base_args(uv: str, pyproject: Path, request: Request) -> list[str]:
+    args = [uv, "pip", "compile", str(pyproject), "--python-version", request.target.python,
+            "--python-platform", request.target.uv_platform(), "--quiet", "--no-header"]
+    if request.constraints:
+        args += ["-c", str(pyproject.parent / "constraints.txt")]
+    # `uv pip compile` takes [[tool.uv.index]] from the pyproject for routing only:
+    # the indexes that serve every package go on the command line.
+    for index in request.indexes:
+        if index.default:
+            args += ["--default-index", index.url]
+        elif not index.explicit:
+            args += ["--index", f"{index.name}={index.url}"]
+    return args
+
+
+def compile(
+    request: Request,
+    *,
+    runner: Runner | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> tuple[LockedPackage, ...]:
+    """Resolve `request` with uv; every package with its artifacts, commit and direct deps."""
+    uv = which("uv")
+    if uv is None:
+        raise LockError("uv is not installed", hint="reinstall dockyard (uv is a dependency)")
+    run = runner or SubprocessRunner()
+    env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1", **request.env}
+    with tempfile.TemporaryDirectory(prefix="dockyard-uv-") as tmp:
+        work = Path(tmp)
+        pyproject = work / "pyproject.toml"
+        pyproject.write_text(tomli_w.dumps(pyproject_for(request)))
+        if request.constraints:
+            (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
+        args = _base_args(uv, pyproject, request)
+        done = run([*args, "--format", "pylock.toml", "-o", str(work / "pylock.toml")],
+                   cwd=work, env=env, on_line=on_line)
+        if not done.ok:
+            raise _uv_error(done.stderr or done.stdout, request)
+        pylock = tomllib.loads((work / "pylock.toml").read_text())
+        # The edges and index of each package: cheap, the cache is warm now.
+        notes = run([*args, "--offline", "--annotation-style", "line",
+                     "--emit-index-annotation"], cwd=work, env=env)
+        if not notes.ok:
+            raise _uv_error(notes.stderr or notes.stdout, request)
+    return packages_from(pylock, notes.stdout)
+
+
+_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)\s*\S.*?"
+                   r"(?:\s+#\s*via\s+(?P<via>.*))?$")
+
+
+def parse_annotations(text: str) -> tuple[dict[str, set[str]], dict[str, str]]:
+    """uv's `# via` and `# from` annotations -> (direct deps per package, index per package)."""
+    depends: dict[str, set[str]] = {}
+    index: dict[str, str] = {}
+    current: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("# from "):
+            if current:
+                index[current] = strip_credentials(line[len("# from "):].strip())
+            continue
+        if line.startswith("#"):
+            continue
+        m = _LINE.match(line)
+        if not m:
+            continue
+        current = canonicalize_name(m["name"])
+        depends.setdefault(current, set())
+        for parent in (m["via"] or "").split(","):
+            parent = parent.strip()
+            if not parent or parent.startswith("-") or parent.startswith(_PROJECT):
+                continue
+            depends.setdefault(canonicalize_name(parent.split()[0]), set()).add(current)
+    return depends, index
+
+
+def packages_from(pylock: dict, annotations: str = "") -> tuple[LockedPackage, ...]:
+    """LockedPackages (owner pypi, no reason yet) from a pylock.toml document."""
+    depends, index = parse_annotations(annotations)
+    out = []
+    for p in pylock.get("packages", []):
+        name = canonicalize_name(p["name"])
+        artifacts = [_artifact(w) for w in p.get("wheels", [])]
+        if "sdist" in p:
+            artifacts.append(_artifact(p["sdist"]))
+        if "archive" in p:
+            artifacts.append(_artifact(p["archive"]))
+        commit, source = "", index.get(name, PYPI_SIMPLE)
+        if "vcs" in p:
+            commit = p["vcs"].get("commit-id", "")
+            source = "git+" + strip_credentials(p["vcs"]["url"])
+            if commit and p["vcs"].get("subdirectory"):
+                source += f"#subdirectory={p['vcs']['subdirectory']}"
+        elif "directory" in p:
+            source = "path:" + p["directory"]["path"]
+        elif "archive" in p:
+            source = strip_credentials(p["archive"]["url"])
+        out.append(LockedPackage(
+            name=name, version=str(p.get("version", "")), owner="pypi", source=source,
+            reason="", artifacts=tuple(artifacts), commit=commit,
+            depends=tuple(sorted(depends.get(name, ()))),
+        ))
+    return tuple(sorted(out, key=lambda p: p.name))
+
+
+def _artifact(entry: dict) -> Artifact:
+    url = strip_credentials(entry["url"])
+    return Artifact(url=url, sha256=entry.get("hashes", {}).get("sha256", ""),
+                    filename=url.rsplit("/", 1)[-1].split("#", 1)[0])
+
+
+_UNREACHABLE = ("Failed to fetch", "tcp connect error", "Connection refused", "dns error",
+                "error sending request", "failed to lookup address")
+
+
+def _uv_error(text: str, request: Request) -> LockError:
+    """uv's explanation trimmed to its useful lines, with where and what to do."""
+    lines = [redact(x.rstrip()) for x in text.splitlines() if x.strip()]
+    lines = [x for x in lines if not x.lstrip().startswith(("warning:", "Updating", "Updated",
+                                                           "Resolved", "Building", "Built"))]
+    body = "\n".join(lines[:20]) or "uv failed without a message"
+    body = body.replace(f"{_PROJECT}", "the project")
+    where = None
+    for req in request.requirements:
+        if re.search(rf"\b{re.escape(req.name)}\b", body, re.IGNORECASE):
+            where = str(req.origin)
+            break
+    if any(marker in body for marker in _UNREACHABLE):
+        return LockError(
+            f"a package index is unreachable:\n{body}",
+            where=where,
+            hint="check the index URLs in pyproject.toml / dockyard.toml and the network; "
+                 "credentials come from UV_INDEX_<NAME>_USERNAME/_PASSWORD or ~/.netrc",
+        )
+    if "not found in the package registry" in body or "was not found in" in body:
+        return LockError(
+            f"a package is not on the PyPI indexes:\n{body}",
+            where=where,
+            hint="check the package name, or route it to the index that has it "
+                 "([routes] in dockyard.toml)",
+        )
+    if "No solution found" in body or "unsatisfiable" in body:
+        return LockError(
+            f"the PyPI requirements cannot be satisfied together:\n{body}",
+            where=where,
+            hint="relax the conflicting constraints (pyproject.toml, or [install] constraints "
+                 "in dockyard.toml)",
+        )
+    return LockError(f"uv pip compile failed:\n{body}", where=where,
+                     hint="run again with -v for uv's full output")
+
+
+def uv_command_line(request: Request, pyproject: str = "pyproject.toml") -> list[str]:
+    """The equivalent command, for the benchmark and for users who want to reproduce it."""
+    return _base_args(which("uv") or "uv", Path(pyproject), request)
+
+
+__all__ = ["PYPI_SIMPLE", "Request", "Target", "compile", "packages_from", "parse_annotations",
+           "pyproject_for", "uv_command_line"]

@@ -1,0 +1,312 @@
+"""Who owns what: the pure rules between the project's requests and the two solves.
+
+No filesystem, network or subprocess here; `resolve.lock_project` feeds these
+functions the solver results and they return data. The rules, as the README
+documents them:
+
+1. Tools that manage environments (poetry, conda, uv...) are not runtime
+   dependencies: dropped, with a note.
+2. A distribution asked for from conda AND PyPI is owned by conda unless
+   dockyard.toml's `[sources]` says "pypi" (pixi's rule: conda wins).
+3. The project's PyPI constraints (and pins, and dockyard.toml constraints)
+   on a package conda provides bind the conda solve.
+4. A Python distribution installed by the conda solve is not resolved again
+   from PyPI: uv sees it as `name==<conda version>` and the PyPI copy is
+   dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..errors import LockError
+from ..spec import CondaRequirement, Origin, ProjectSpec, PypiRequirement
+from .model import LockedPackage, Note
+
+
+def norm(name: str) -> str:
+    return canonicalize_name(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """What goes to each resolver, decided before either runs."""
+
+    conda: tuple[CondaRequirement, ...]
+    pypi: tuple[PypiRequirement, ...]
+    pypi_constraints: tuple[str, ...]  # PEP 508: pins, dockyard.toml constraints
+    conda_constraints: tuple[str, ...]  # match specs: the project's PyPI constraints
+    owners: tuple[tuple[str, str, str], ...]  # (name, owner, why) for doubly-asked packages
+    notes: tuple[Note, ...]
+    pypi_only: tuple[str, ...] = ()  # [sources] NAME = "pypi": conda must not bring it
+
+
+def wanted_groups(spec: ProjectSpec) -> set[str]:
+    """main, the non-optional poetry groups, and what dockyard.toml adds."""
+    groups = {r.group for r in spec.pypi if not r.group.startswith("extra:")}
+    groups -= set(spec.optional_groups)
+    groups |= {"main"} | set(spec.settings.groups)
+    groups |= {f"extra:{e}" for e in spec.settings.extras}
+    return groups
+
+
+def pep440_to_conda(name: str, specifier: str) -> str | None:
+    """`numpy`, `>=1.25,<2.0.0` -> `numpy >=1.25,<2.0.0`; None when conda cannot say it."""
+    try:
+        specs = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return None
+    parts = []
+    for s in sorted(specs, key=str):
+        op, version = s.operator, s.version
+        if op == "===":
+            op = "=="
+        if op == "==" and version.endswith(".*"):
+            op = ""
+        if op == "!=" and version.endswith(".*"):
+            return None
+        parts.append(f"{op}{version}")
+    return f"{name} {','.join(parts)}" if parts else name
+
+
+def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
+    """Split the project's requests between conda and PyPI (rules 1 and 2)."""
+    tools = {norm(t) for t in tools}
+    settings = spec.settings
+    notes: list[Note] = []
+    groups = wanted_groups(spec)
+    pypi = [r for r in spec.pypi if r.group in groups]
+    pip_section = []
+    for r in spec.conda_pip:
+        if r.name in tools:
+            notes.append(_tool_note(r.name, r.origin))
+        else:
+            pip_section.append(r)
+    pypi += pip_section
+    conda = []
+    for c in spec.conda:
+        if norm(c.name) in tools:
+            notes.append(_tool_note(c.name, c.origin))
+        else:
+            conda.append(c)
+
+    owners: list[tuple[str, str, str]] = []
+    pypi_only: list[str] = []
+    conda_names = {norm(c.name): c for c in conda}
+    asked_pypi: dict[str, list[PypiRequirement]] = {}
+    for r in pypi:
+        asked_pypi.setdefault(r.name, []).append(r)
+    for name in sorted(set(conda_names) & set(asked_pypi)):
+        c, rs = conda_names[name], asked_pypi[name]
+        where = f"conda ({c.origin}) and PyPI ({rs[0].origin})"
+        if settings.source_for(name) == "pypi":
+            conda = [x for x in conda if norm(x.name) != name]
+            pypi_only.append(name)
+            why = f"asked for from {where}; dockyard.toml [sources] {name} = \"pypi\""
+            owners.append((name, "pypi", why))
+            notes.append(Note(name, f"conda request {c.spec!r} dropped: {why}"))
+        else:
+            pypi = [r for r in pypi if r.name != name]
+            how = ("dockyard.toml [sources]" if settings.source_for(name) == "conda"
+                   else "the default: conda wins; set [sources] "
+                        f"{name} = \"pypi\" in dockyard.toml to change it")
+            why = f"asked for from {where}; conda owns it ({how})"
+            owners.append((name, "conda", why))
+            dropped = ", ".join(sorted({r.pep508() for r in rs}))
+            notes.append(Note(name, f"PyPI request {dropped} dropped: {why}"))
+    # [sources] NAME = "conda" for a package only PyPI asks for: conda takes it over.
+    for name, owner in settings.sources:
+        name = norm(name)
+        if owner == "conda" and name in asked_pypi and name not in conda_names:
+            rs = asked_pypi[name]
+            specs = [s for s in (pep440_to_conda(name, r.specifier) for r in rs) if s]
+            conda.append(CondaRequirement(name, specs[0] if specs else name,
+                                          origin=settings.origin))
+            pypi = [r for r in pypi if r.name != name]
+            why = (f"asked for from PyPI ({rs[0].origin}); "
+                   f"dockyard.toml [sources] {name} = \"conda\"")
+            owners.append((name, "conda", why))
+            notes.append(Note(name, f"taken from conda instead of PyPI: {why}"))
+        elif owner == "pypi" and name not in conda_names:
+            pypi_only.append(name)
+
+    constraints = list(settings.constraints)
+    if settings.honour_project_lock:
+        constraints += [f"{p.name}=={p.version}" for p in spec.pins if not p.commit]
+    return Requests(
+        conda=tuple(conda),
+        pypi=tuple(pypi),
+        pypi_constraints=tuple(dict.fromkeys(constraints)),
+        conda_constraints=conda_constraints(pypi, constraints) if conda else (),
+        owners=tuple(owners),
+        notes=tuple(notes),
+        pypi_only=tuple(sorted(set(pypi_only))),
+    )
+
+
+def conda_constraints(
+    pypi: Iterable[PypiRequirement], extra: Iterable[str] = (),
+    names: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """PyPI specifiers as conda constraints (rule 3); `names` maps PyPI -> conda names."""
+    names = names or {}
+    out: list[str] = []
+    items = [(r.name, r.specifier) for r in pypi if r.specifier and not r.marker
+             and r.git is None and r.url is None and r.path is None]
+    for line in extra:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if str(req.specifier) and not req.marker:
+            items.append((norm(req.name), str(req.specifier)))
+    for name, specifier in items:
+        text = pep440_to_conda(names.get(name, name), specifier)
+        if text:
+            out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
+def provided(conda_pkgs: Iterable[LockedPackage]) -> dict[str, LockedPackage]:
+    """PyPI distribution name -> the conda package that installs it."""
+    return {d: p for p in conda_pkgs for d in p.provides}
+
+
+def pypi_pins_from_conda(
+    conda_pkgs: Iterable[LockedPackage], versions: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """`name==<conda version>` for each distribution conda installs (rule 4)."""
+    versions = versions or {}
+    out = []
+    for dist, pkg in sorted(provided(conda_pkgs).items()):
+        version = versions.get(dist, pkg.version)
+        try:
+            Version(version)
+        except InvalidVersion:
+            continue  # not a PEP 440 version: uv could not use it anyway
+        out.append(f"{dist}=={version}")
+    return tuple(out)
+
+
+def _tool_note(name: str, origin: Origin) -> Note:
+    return Note(
+        name,
+        f"{name} ({origin}) manages environments and is not a runtime dependency: dockyard "
+        "installs from its own lock and leaves it out of the image",
+    )
+
+
+def _requested(reqs: Iterable[PypiRequirement]) -> dict[str, list[PypiRequirement]]:
+    out: dict[str, list[PypiRequirement]] = {}
+    for r in reqs:
+        out.setdefault(r.name, []).append(r)
+    return out
+
+
+def _dependents(pkgs: Iterable[LockedPackage]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for p in pkgs:
+        for d in p.depends:
+            out.setdefault(d, set()).add(p.name)
+    return out
+
+
+def merge(
+    spec: ProjectSpec,
+    requests: Requests,
+    conda_pkgs: tuple[LockedPackage, ...],
+    pypi_pkgs: tuple[LockedPackage, ...],
+    mapping_notes: tuple[Note, ...] = (),
+) -> tuple[tuple[LockedPackage, ...], tuple[Note, ...]]:
+    """One owner per distribution, each with its reason; returns (packages, notes)."""
+    notes = list(requests.notes) + list(mapping_notes)
+    owners = {name: why for name, _, why in requests.owners}
+    conda_req = {norm(c.name): c for c in requests.conda}
+    by_dist = provided(conda_pkgs)
+    conda_dependents = _dependents(conda_pkgs)
+    for name in requests.pypi_only:
+        if name in by_dist or any(norm(p.name) == name for p in conda_pkgs):
+            users = sorted(conda_dependents.get(name, set()) | {
+                p.name for p in conda_pkgs if name in p.provides and norm(p.name) != name})
+            raise LockError(
+                f"{name} is to come from PyPI, but the conda solve installs it "
+                f"(needed by conda packages: {', '.join(users) or 'unknown'})",
+                where="dockyard.toml ([sources])",
+                hint=f"set {name} = \"conda\" in [sources], or remove the conda packages "
+                     "that depend on it from environment.yml",
+            )
+
+    out: list[LockedPackage] = []
+    for p in conda_pkgs:
+        key = norm(p.name)
+        if key in owners:
+            reason = owners[key]
+        elif key in conda_req:
+            reason = f"requested in {conda_req[key].origin}"
+        else:
+            users = sorted(conda_dependents.get(p.name, ()))
+            reason = (f"dependency of {', '.join(users)}" if users
+                      else "pulled in by the conda solve")
+        out.append(replace(p, reason=reason))
+
+    asked = _requested(requests.pypi)
+    pypi_dependents = _dependents(pypi_pkgs)
+    dropped: dict[str, list[str]] = {}
+    for p in pypi_pkgs:
+        if p.name in by_dist:
+            owner = by_dist[p.name]
+            dropped.setdefault(owner.name, []).append(p.name)
+            users = sorted(pypi_dependents.get(p.name, ()))
+            needed = f" (needed on the PyPI side by {', '.join(users)})" if users else ""
+            notes.append(Note(p.name, f"installed by conda package {owner.name} "
+                                      f"{owner.version}; not resolved again from PyPI{needed}"))
+            continue
+        if p.name in owners:
+            reason = owners[p.name]
+        elif p.name in asked:
+            reason = "requested in " + "; ".join(sorted({str(r.origin) for r in asked[p.name]}))
+        else:
+            users = sorted(pypi_dependents.get(p.name, ()))
+            reason = f"dependency of {', '.join(users)}" if users else "pulled in by uv"
+        groups = tuple(sorted({r.group for r in asked.get(p.name, ())}))
+        out.append(replace(p, reason=reason, groups=groups))
+
+    # The conda packages whose distributions PyPI packages also needed say so.
+    final = []
+    for p in out:
+        if p.owner == "conda" and p.name in dropped:
+            dists = ", ".join(sorted(dropped[p.name]))
+            p = replace(p, reason=f"{p.reason}; provides {dists} to the PyPI side too")
+        final.append(p)
+    _assert_one_owner(final)
+    return tuple(final), tuple(notes)
+
+
+def _assert_one_owner(pkgs: Iterable[LockedPackage]) -> None:
+    seen: dict[str, str] = {}
+    for p in pkgs:
+        dists = p.provides if p.owner == "conda" else (p.name,)
+        for d in dists:
+            if d in seen:  # a bug in the rules above, not a user error
+                raise AssertionError(f"{d} owned twice: {seen[d]} and {p.owner}:{p.name}")
+            seen[d] = f"{p.owner}:{p.name}"
+
+
+def python_from_requires(requires_python: str | None) -> str | None:
+    """The lowest CPython minor that requires-python allows (uv's choice too)."""
+    if not requires_python:
+        return None
+    try:
+        specs = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return None
+    for minor in range(8, 15):
+        if Version(f"3.{minor}.99") in specs or Version(f"3.{minor}.0") in specs:
+            return f"3.{minor}"
+    return None
