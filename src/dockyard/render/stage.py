@@ -1,0 +1,229 @@
+"""The edge that puts a rendered BuildContext on disk, with everything it names.
+
+`stage_context(context, plan, lock_text, project_root, dest)`:
+- writes the rendered files (Containerfile, .dockerignore, kernel spec, requirements);
+- fetches uv's pinned wheel and every conda artifact of the lock (file:// or
+  http(s)://), checking each sha256 against the lock, cached by hash;
+- installs the conda part for the image's prefix with py-rattler (files are
+  patched for `plan.prefix`, written under conda-env/), so the build needs no
+  channel: the context is self-contained (kaniko, GitLab CI);
+- checks out each git dependency at its locked commit (git reads credentials
+  from the environment or netrc, never from the lock);
+- copies the project's source, filtered like .dockerignore says;
+- sets every mtime to one fixed date, so the same inputs make the same
+  context and the engine's layer cache hits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BuildError
+from ..plan.model import BuildPlan, CondaArtifact, ToolPin
+from ..redact import redact
+from . import (
+    CONTEXT_CONDA_ENV,
+    CONTEXT_GIT,
+    CONTEXT_LOCK,
+    CONTEXT_PROJECT,
+    CONTEXT_UV,
+    BuildContext,
+)
+
+log = logging.getLogger(__name__)
+FIXED_MTIME = 315532800  # 1980-01-01, as in wheels: the context is content-addressed
+Progress = Callable[[str], None]
+
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".mypy_cache",
+              ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".tox", ".nox",
+              "node_modules", ".dockyard"}
+_SKIP_TOP = {"build", "dist", "dockyard.lock"}
+_SKIP_FILES = {".env", ".netrc", ".pypirc", ".DS_Store"}
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".pyd", ".pem", ".key")
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    path = Path(base) / "dockyard"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca = os.environ.get("SSL_CERT_FILE")
+    if ca and os.path.exists(ca):
+        ctx.load_verify_locations(ca)
+    return ctx
+
+
+def fetch(url: str, sha256: str, what: str) -> Path:
+    """The file at `url`, checked against `sha256`, from the cache when already there."""
+    dest = cache_dir() / "artifacts" / sha256
+    if dest.exists() and _sha256(dest) == sha256:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            parsed = urllib.parse.urlparse(url)
+            if parsed.scheme == "file":
+                with open(urllib.parse.unquote(parsed.path), "rb") as src:
+                    shutil.copyfileobj(src, out)
+            else:
+                with urllib.request.urlopen(url, timeout=120, context=_ssl_context()) as r:
+                    shutil.copyfileobj(r, out)
+        got = _sha256(Path(tmp))
+        if got != sha256:
+            raise BuildError(
+                f"{what}: sha256 mismatch for {redact(url)}: the lock says {sha256}, got {got}",
+                hint="the artifact changed since the lock was made: run `dockyard lock` again "
+                "and check where it comes from",
+            )
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise BuildError(f"{what}: cannot fetch {redact(url)}: {exc}",
+                         hint="check that the channel or index is reachable") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def stage_uv(pin: ToolPin, dest: Path) -> None:
+    wheel = fetch(pin.url, pin.sha256, f"uv {pin.version}")
+    with zipfile.ZipFile(wheel) as z:
+        member = next(n for n in z.namelist() if n.endswith(".data/scripts/uv"))
+        target = dest / CONTEXT_UV
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(z.read(member))
+        target.chmod(0o755)
+
+
+def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
+                  progress: Progress | None = None) -> None:
+    """Install the lock's conda packages under `dest`, their files patched for `prefix`."""
+    import rattler
+    from rattler.package_streaming import extract
+
+    records = []
+    with tempfile.TemporaryDirectory(prefix="dockyard-conda-") as tmp:
+        for a in artifacts:
+            if progress:
+                progress(f"conda {a.name} {a.version}")
+            path = fetch(a.url, a.sha256, f"conda package {a.name}")
+            unpacked = Path(tmp) / a.sha256
+            extract(path, unpacked)
+            record = rattler.PackageRecord.from_index_json(
+                unpacked / "info" / "index.json", size=path.stat().st_size,
+                sha256=bytes.fromhex(a.sha256),
+            )
+            channel = a.url.rsplit("/", 2)[0]
+            records.append(rattler.RepoDataRecord(record, a.filename, path.as_uri(), channel))
+        try:
+            asyncio.run(rattler.install(
+                records, target_prefix=str(dest), alternative_target_prefix=prefix,
+                cache_dir=cache_dir() / "rattler", show_progress=False,
+                execute_link_scripts=False,
+            ))
+        except Exception as exc:  # py-rattler raises its own exception types
+            raise BuildError(f"installing the conda packages failed: {exc}",
+                             hint="run `dockyard lock` again; check the channel") from None
+
+
+def stage_git(name: str, url: str, commit: str, subdirectory: str, dest: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="dockyard-git-") as tmp:
+        for args in (["clone", "--quiet", "--no-checkout", url, tmp],
+                     ["-C", tmp, "checkout", "--quiet", commit]):
+            done = subprocess.run(["git", *args], capture_output=True, text=True,
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+            if done.returncode != 0:
+                raise BuildError(
+                    f"git dependency {name}: `git {args[0]}` failed: "
+                    f"{redact(done.stderr.strip())}",
+                    hint="check that the repository is reachable (credentials come from the "
+                    "environment or ~/.netrc) and that the locked commit exists",
+                )
+        src = Path(tmp, subdirectory) if subdirectory else Path(tmp)
+        copy_tree(src, dest / CONTEXT_GIT / name, top_skip=set())
+
+
+def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
+              exclude: Path | None = None) -> None:
+    """Copy a source tree without VCS dirs, caches, secrets-looking files or `exclude`."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for root, dirs, files in os.walk(src):
+        rel = Path(root).relative_to(src)
+        top = rel == Path(".")
+        keep = []
+        for d in sorted(dirs):
+            full = Path(root, d)
+            if d in _SKIP_DIRS or d.endswith(".egg-info") or (top and d in top_skip):
+                continue
+            if exclude is not None and full.resolve() == exclude.resolve():
+                continue
+            keep.append(d)
+        dirs[:] = keep
+        (dst / rel).mkdir(parents=True, exist_ok=True)
+        for f in sorted(files):
+            if f in _SKIP_FILES or f.endswith(_SKIP_SUFFIXES) or (top and f in top_skip):
+                continue
+            s = Path(root, f)
+            if s.is_symlink() or s.is_file():
+                shutil.copy2(s, dst / rel / f, follow_symlinks=False)
+
+
+def _fix_mtimes(root: Path) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + dirnames:
+            os.utime(Path(dirpath, name), (FIXED_MTIME, FIXED_MTIME), follow_symlinks=False)
+    os.utime(root, (FIXED_MTIME, FIXED_MTIME))
+
+
+def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
+                  project_root: str | Path, dest: str | Path,
+                  progress: Progress | None = None) -> Path:
+    """Write the whole build context into `dest` (created; must be empty or absent)."""
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise BuildError(f"{dest} is not empty", hint="give an empty or new directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in context.files:
+        path = dest / f.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f.data)
+        path.chmod(f.mode)
+    (dest / CONTEXT_LOCK).write_text(lock_text)
+    if progress:
+        progress(f"uv {plan.uv.version}")
+    stage_uv(plan.uv, dest)
+    if context.needs_conda_env:
+        install_conda(plan.conda, plan.prefix, dest / CONTEXT_CONDA_ENV, progress)
+    for g in plan.git:
+        if progress:
+            progress(f"git {g.name} @ {g.commit[:12]}")
+        stage_git(g.name, g.url, g.commit, g.subdirectory, dest)
+    if context.needs_project:
+        copy_tree(Path(project_root), dest / CONTEXT_PROJECT, exclude=dest)
+    _fix_mtimes(dest)
+    return dest
