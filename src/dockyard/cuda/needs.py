@@ -38,7 +38,7 @@ def needs_from_lock(lock: Lock, metadata: MetadataFetcher | None = None) -> tupl
     out: list[Need] = []
     for pkg in lock.packages:
         need = (_pypi_need(pkg, lock, metadata, python) if pkg.owner == "pypi"
-                else _conda_need(pkg))
+                else conda_need(pkg))
         if need is not None:
             out.append(need)
     return tuple(sorted(out, key=lambda n: (n.package, n.owner)))
@@ -134,7 +134,7 @@ def _runtime_deps(pkg: LockedPackage, lock: Lock) -> Iterable[LockedPackage]:
             yield dep
 
 
-def _conda_need(pkg: LockedPackage) -> Need | None:
+def conda_need(pkg: LockedPackage) -> Need | None:
     name, version = pkg.name, pkg.version
     if name == "cuda-version":
         cuda = facts.major_minor(version)
@@ -155,4 +155,4 @@ def _conda_need(pkg: LockedPackage) -> Need | None:
     return None
 
 
-__all__ = ["Need", "needs_from_lock", "pypi_need"]
+__all__ = ["Need", "conda_need", "needs_from_lock", "pypi_need"]
