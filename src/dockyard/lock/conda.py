@@ -18,7 +18,7 @@ import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -84,7 +84,13 @@ def constraints_for(request: Request) -> tuple[str, ...]:
 def solve(request: Request) -> tuple[LockedPackage, ...]:
     """Solve `request` with py-rattler; packages carry artifacts and depends, no reason yet."""
     import rattler
-    from rattler import ChannelPriority, GenericVirtualPackage, PackageName, Version
+    from rattler import (
+        BuildString,
+        ChannelPriority,
+        GenericVirtualPackage,
+        PackageName,
+        Version,
+    )
     from rattler.exceptions import (
         FetchRepoDataError,
         GatewayError,
@@ -101,7 +107,7 @@ def solve(request: Request) -> tuple[LockedPackage, ...]:
     for text in virtual_packages(request.platform, request.glibc, request.cuda):
         name, version, *build = text.split("=")
         vps.append(GenericVirtualPackage(PackageName(name), Version(version),
-                                         build[0] if build else "0"))
+                                         BuildString(build[0] if build else "0")))
     priority = (ChannelPriority.Strict if request.channel_priority == "strict"
                 else ChannelPriority.Disabled)
     sources = [rattler.Channel(c) for c in channels]
@@ -134,7 +140,7 @@ def _locked(record) -> LockedPackage:
         source=strip_credentials(str(record.channel or "")).rstrip("/"), reason="",
         artifacts=(Artifact(url=url, sha256=record.sha256.hex() if record.sha256 else "",
                             filename=record.file_name),),
-        build=record.build, subdir=record.subdir,
+        build=str(record.build), subdir=record.subdir,
         depends=tuple(sorted({d.split()[0] for d in record.depends})),
     )
 
@@ -146,13 +152,20 @@ def _trim(text: str, lines: int = 15) -> str:
 
 def _solver_error(text: str, request: Request) -> LockError:
     body = _trim(text)
-    missing = re.findall(r"[Nn]o candidates were found for ([^\s.]+)", text)
-    if missing or "cannot be found" in text or "No entries found" in text:
+    channels = ", ".join(channels_of(request.channels))
+    for name, rest in re.findall(r"[Nn]o candidates were found for (\S+)\s*([^\n]*?)\.?$",
+                                 text, re.MULTILINE):
+        if rest.strip() in ("", "*"):
+            return LockError(
+                f"conda package {name!r} is not on the channels {channels}:\n{body}",
+                where=request.where,
+                hint="check the package name, or add the channel that has it",
+            )
         return LockError(
-            f"a conda package is not on the channels {', '.join(channels_of(request.channels))}:"
-            f"\n{body}",
+            f"no version of {name} on the channels {channels} matches {rest.strip()!r}:\n{body}",
             where=request.where,
-            hint="check the package name, or add the channel that has it",
+            hint=f"relax the spec on {name} (environment.yml, or the PyPI constraints on it "
+                 "in pyproject.toml / dockyard.toml)",
         )
     return LockError(
         f"the conda requirements cannot be satisfied together:\n{body}",
@@ -199,6 +212,7 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
 
 
 _DIST = re.compile(r"(?:^|/)site-packages/([^/]+)\.(?:dist-info|egg-info)(?:/|$)")
+_METADATA = re.compile(r"site-packages/[^/]+\.(?:dist-info/METADATA|egg-info/PKG-INFO)$")
 
 
 def dist_names(paths: Iterable[str]) -> tuple[str, ...]:
@@ -211,9 +225,37 @@ def dist_names(paths: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+def metadata_name(text: str) -> str | None:
+    """The `Name:` header of a METADATA / PKG-INFO file, canonicalized."""
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the headers end at the first blank line
+        if line.lower().startswith("name:"):
+            return canonicalize_name(line.split(":", 1)[1].strip())
+    return None
+
+
 def is_python_package(pkg: LockedPackage) -> bool:
     """Only packages that depend on python can install a distribution into site-packages."""
     return "python" in pkg.depends and pkg.name != "python"
+
+
+async def _installed_dists(archive: Path) -> tuple[str, ...]:
+    """What the archive installs into site-packages: METADATA names, else dist-info names."""
+    from rattler.package_streaming import PackageArchive
+
+    pkg = await PackageArchive.from_path(archive)
+    paths = [str(e.relative_path) for e in (await pkg.paths_json()).paths]
+    wanted = [p for p in paths if _METADATA.search(p)]
+    names = set()
+    if wanted:
+        for content in (await pkg.read_files(wanted)).values():
+            if content is None:
+                continue
+            name = metadata_name(bytes(content).decode("utf-8", "replace"))
+            if name:
+                names.add(name)
+    return tuple(sorted(names)) if names else dist_names(paths)
 
 
 def distributions(
@@ -223,31 +265,40 @@ def distributions(
     on_line: Callable[[str], None] | None = None,
 ) -> tuple[tuple[LockedPackage, ...], tuple[Note, ...]]:
     """Fill `provides` from each package's own files; fall back to its name, with a note."""
-    from rattler import PathsJson
+    python_pkgs = [p for p in pkgs if is_python_package(p)]
+    if on_line and python_pkgs:
+        on_line(f"reading what {len(python_pkgs)} conda packages install")
 
-    def one(pkg: LockedPackage) -> tuple[LockedPackage, Note | None]:
-        if not is_python_package(pkg):
-            return pkg, None
+    def download(pkg: LockedPackage) -> Path | Exception:
         try:
-            if on_line:
-                on_line(f"reading {pkg.name} {pkg.version}")
-            archive = fetch(pkg.artifacts[0], cache)
-            paths = [str(e.relative_path) for e in PathsJson.from_package_archive(archive).paths]
-            return replace_provides(pkg, dist_names(paths)), None
-        except (OSError, LockError, ValueError, RuntimeError) as exc:
-            name = canonicalize_name(pkg.name)
-            note = Note(pkg.name, f"could not read what {pkg.name} installs "
-                                  f"({redact(str(exc))[:120]}); assumed it provides the PyPI "
-                                  f"distribution {name} (name equality)")
-            return replace_provides(pkg, (name,)), note
+            return fetch(pkg.artifacts[0], cache)
+        except (OSError, LockError, ValueError) as exc:
+            return exc
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(one, pkgs))
-    notes = tuple(n for _, n in results if n is not None)
-    return tuple(p for p, _ in results), notes
+        archives = dict(zip((p.name for p in python_pkgs), pool.map(download, python_pkgs),
+                            strict=True))
 
+    async def read_all() -> list[tuple[str, ...] | BaseException]:
+        async def one(item: Path | Exception) -> tuple[str, ...]:
+            if isinstance(item, Exception):
+                raise item
+            return await _installed_dists(item)
 
-def replace_provides(pkg: LockedPackage, dists: Sequence[str]) -> LockedPackage:
-    from dataclasses import replace
+        return await asyncio.gather(*(one(a) for a in archives.values()), return_exceptions=True)
 
-    return replace(pkg, provides=tuple(sorted(dists)))
+    found = dict(zip(archives, asyncio.run(read_all()), strict=True)) if archives else {}
+    out, notes = [], []
+    for pkg in pkgs:
+        result = found.get(pkg.name)
+        if result is None:
+            out.append(pkg)
+        elif isinstance(result, BaseException):
+            name = canonicalize_name(pkg.name)
+            notes.append(Note(pkg.name, f"could not read what {pkg.name} installs "
+                                        f"({redact(str(result))[:160]}); assumed it provides "
+                                        f"the PyPI distribution {name} (name equality)"))
+            out.append(replace(pkg, provides=(name,)))
+        else:
+            out.append(replace(pkg, provides=result))
+    return tuple(out), tuple(notes)
