@@ -77,8 +77,9 @@ def test_as_posted_file_is_cut_off(tmp_path):
         read_yaml(CASE / "environment.as-posted.yml", "environment.yml")
     err = info.value
     assert err.where == "environment.yml:2"
-    assert err.message.startswith("not valid YAML")
-    assert "looks cut off" in err.hint and "name:" in err.hint and "channels:" in err.hint
+    assert err.message.startswith("not valid YAML: the file starts in the middle of a list, "
+                                  "so it looks cut off")
+    assert "top-level keys (`name:`, `channels:`) are missing" in err.hint
 
 
 def test_plain_yaml_error_gets_a_syntax_hint(tmp_path):

@@ -22,6 +22,16 @@ def test_as_posted_stops_at_the_bad_match_spec(case):
     assert "`python >=3.11.0,<3.14.0`" in err.hint
 
 
+def test_as_posted_environment_file_is_cut_off(case):
+    (case / "environment.yml").write_text((CASE / "environment.as-posted.yml").read_text())
+    with pytest.raises(SpecError) as info:
+        read_project(case)
+    err = info.value
+    assert err.where == "environment.yml:2"
+    assert "looks cut off" in err.message
+    assert "`name:`, `channels:`" in err.hint
+
+
 def test_pyproject_facts(fixed_case):
     spec = read_project(fixed_case)
     assert spec.name == "dctools"

@@ -237,7 +237,7 @@ def toml_positions(text: str) -> dict[Path_, int]:
 
 def yaml_positions(node: Any) -> dict[Path_, int]:
     """Line of every mapping key and sequence item under a composed PyYAML node."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     out: dict[Path_, int] = {}
 

@@ -123,7 +123,8 @@ def _uv_source(req: PypiRequirement, entry: Mapping[str, Any], path: Path_,
 
 def _apply_uv_sources(reqs: list[PypiRequirement], uv: Mapping[str, Any], origin_of: OriginOf,
                       members: Mapping[str, str]) -> list[PypiRequirement]:
-    sources = {canonicalize_name(k): (k, v) for k, v in uv.get("sources", {}).items()}
+    sources: dict[str, tuple[str, Any]] = {
+        canonicalize_name(k): (k, v) for k, v in uv.get("sources", {}).items()}
     out = []
     for req in reqs:
         if req.name not in sources:

@@ -85,7 +85,7 @@ def read_toml(path: Path, name: str | None = None) -> Loaded:
 
 
 def loads_yaml(text: str, name: str) -> tuple[Any, Positions]:
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -94,25 +94,27 @@ def loads_yaml(text: str, name: str) -> tuple[Any, Positions]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = safe_text(" ".join(p for p in (exc.context, exc.problem) if p))
-        raise SpecError(f"not valid YAML: {problem}",
-                        where=f"{name}:{line}" if line else name,
-                        hint=_yaml_hint(text, line)) from None
+        where = f"{name}:{line}" if line else name
+        if _cut_off(text):
+            raise SpecError(
+                "not valid YAML: the file starts in the middle of a list, so it looks cut off "
+                f"(the parser says: {problem})", where=where,
+                hint="restore its first lines: the top-level keys (`name:`, `channels:`) are "
+                     "missing, as when a file is pasted without its beginning") from None
+        raise SpecError(f"not valid YAML: {problem}", where=where,
+                        hint="fix the YAML syntax there: check the indentation, and that every "
+                             "list item starts with '- ' under its key") from None
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML: {safe_text(str(exc))}", where=name,
                         hint="fix the YAML syntax") from None
     return doc, Positions(name, yaml_positions(node))
 
 
-def _yaml_hint(text: str, line: int | None) -> str:
-    first = next((raw for raw in text.splitlines() if raw.strip() and not raw.lstrip()
-                  .startswith("#")), "")
-    if first[:1] in (" ", "\t") or first.lstrip().startswith("- "):
-        # The first content line is indented or a list item: the top of the file is missing,
-        # as when a file is pasted with its first lines cut off.
-        return ("the file starts in the middle of a list: it looks cut off, its first lines "
-                "are missing (top-level keys such as `name:` and `channels:`); restore them")
-    return ("fix the YAML syntax there: check the indentation, and that every list item "
-            "starts with '- ' under its key")
+def _cut_off(text: str) -> bool:
+    """The first content line is indented or a list item: the top of the file is missing."""
+    first = next((raw for raw in text.splitlines()
+                  if raw.strip() and not raw.lstrip().startswith("#")), "")
+    return first[:1] in (" ", "\t") or first.startswith("- ")
 
 
 def read_yaml(path: Path, name: str | None = None) -> Loaded:
