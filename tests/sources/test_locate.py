@@ -21,8 +21,7 @@ TOML = textwrap.dedent('''\
 
     [tool.poetry.group.dev.dependencies]
     "pytest-cov" = "^6"
-    xesmf = { git = "https://h/x.git",
-              branch = "master" }
+    xesmf = { git = "https://h/x.git", branch = "master" }
     multi = [
       { version = "^1", python = "<3.12" },
       { version = "^2", python = ">=3.12" },
@@ -52,13 +51,13 @@ def test_toml_keys_and_elements():
     assert [pos[("project", "dependencies", i)] for i in range(3)] == [5, 6, 7]
     assert pos[("project", "optional-dependencies", "gpu", 1)] == 11
     assert pos[("tool", "poetry", "group", "dev", "dependencies", "pytest-cov")] == 14
-    assert pos[("tool", "poetry", "group", "dev", "dependencies", "xesmf", "branch")] == 16
-    assert pos[("tool", "poetry", "group", "dev", "dependencies", "multi", 1)] == 19
-    assert pos[("tool", "poetry", "source", 0, "name")] == 23
-    assert pos[("tool", "poetry", "source", 1)] == 26
-    assert pos[("tool", "poetry", "source", 1, "url")] == 28
-    assert pos[("tool", "x", "dotted", "key")] == 31
-    assert pos[("tool", "x", "after")] == 35
+    assert pos[("tool", "poetry", "group", "dev", "dependencies", "xesmf", "branch")] == 15
+    assert pos[("tool", "poetry", "group", "dev", "dependencies", "multi", 1)] == 18
+    assert pos[("tool", "poetry", "source", 0, "name")] == 22
+    assert pos[("tool", "poetry", "source", 1)] == 25
+    assert pos[("tool", "poetry", "source", 1, "url")] == 27
+    assert pos[("tool", "x", "dotted", "key")] == 30
+    assert pos[("tool", "x", "after")] == 34
     assert ("tool", "x", "line") not in pos
 
 
@@ -80,3 +79,58 @@ def test_yaml_positions():
     pos = yaml_positions(yaml.compose(text, Loader=yaml.SafeLoader))
     assert pos[("channels", 0)] == 3
     assert pos[("dependencies", 1, "pip", 0)] == 7
+
+
+def all_paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from all_paths(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from all_paths(v, path + (i,))
+
+
+TRICKY = '''\
+"quoted.key" = 1
+a."b.c".d = 'x'
+arr = ["x \\" ] #", 'y ] #', """z
+]""", [1, [2, 3]], {k = "v}"}]
+nested = { inner = { deep = [1, 2] } }
+[[fruit]]
+name = "apple"
+[fruit.physical]
+color = "red"
+[[fruit.variety]]
+name = "red delicious"
+[[fruit]]
+name = "banana"
+[[fruit.variety]]
+name = "plantain"
+'''
+
+
+def test_every_toml_path_has_a_line():
+    import tomllib
+
+    from .conftest import CASE, PROJECTS
+
+    texts = [TOML, TRICKY, (CASE / "pyproject.toml").read_text()]
+    texts += [p.read_text() for p in PROJECTS.glob("*/*.toml")]
+    texts += [p.read_text() for p in PROJECTS.glob("*/*.lock")]
+    for text in texts:
+        pos = toml_positions(text)
+        missing = [p for p in all_paths(tomllib.loads(text)) if p and p not in pos]
+        assert missing == []
+
+
+def test_tricky_toml_lines():
+    pos = toml_positions(TRICKY)
+    assert pos[("quoted.key",)] == 1
+    assert pos[("a", "b.c", "d")] == 2
+    assert [pos[("arr", i)] for i in range(5)] == [3, 3, 3, 4, 4]
+    assert pos[("arr", 3, 1, 0)] == 4
+    assert pos[("nested", "inner", "deep", 1)] == 5
+    assert pos[("fruit", 0, "physical", "color")] == 9
+    assert pos[("fruit", 0, "variety", 0, "name")] == 11
+    assert pos[("fruit", 1, "variety", 0, "name")] == 15

@@ -81,7 +81,13 @@ class _TomlScanner:
         self.i = 0
         self.line = 1
         self.pos: dict[Path_, int] = {}
-        self.aot: dict[tuple[str, ...], int] = {}  # array-of-tables path -> last index
+        self.aot: dict[tuple[str, ...], int] = {}  # array-of-tables key -> current index
+        self.counts: dict[Path_, int] = {}  # array-of-tables path -> elements so far
+
+    def mark(self, path: Path_, line: int) -> None:
+        """`path` starts at `line`; implicit parents (dotted keys, headers) start there too."""
+        for end in range(1, len(path) + 1):
+            self.pos.setdefault(path[:end], line)
 
     def peek(self, k: int = 1) -> str:
         return self.t[self.i : self.i + k]
@@ -171,7 +177,7 @@ class _TomlScanner:
                 sub = path + self.key()
                 self.skip(newlines=False)
                 self.adv()  # "="
-                self.pos.setdefault(sub, line)
+                self.mark(sub, line)
                 self.value(sub)
                 self.skip(newlines=True)
                 if self.peek() == ",":
@@ -205,19 +211,19 @@ class _TomlScanner:
                 key = self.key()
                 self.adv(2 if array else 1)
                 if array:
-                    index = self.aot.get(key, -1) + 1
-                    self.aot[key] = index
                     parent = self.table(key)
-                    self.pos.setdefault(parent, line)
+                    index = self.counts.get(parent, -1) + 1
+                    self.counts[parent] = self.aot[key] = index
                     table = parent + (index,)
                 else:
                     table = self.table(key)
+                self.mark(table, line)
                 self.pos[table] = line
             else:
                 path = table + self.key()
                 self.skip(newlines=False)
                 self.adv()  # "="
-                self.pos.setdefault(path, line)
+                self.mark(path, line)
                 self.value(path)
             if self.i == before:
                 return self.pos
