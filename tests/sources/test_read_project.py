@@ -132,3 +132,19 @@ def test_uv_workspace_members_are_found(tmp_path):
     (tmp_path / "packages" / "lib" / "pyproject.toml").write_text('[project]\nname = "lib"\n')
     (req,) = read_project(tmp_path).pypi
     assert req.path == "packages/lib"
+
+
+def test_read_toml_and_read_yaml_give_documents(tmp_path):
+    from dockyard.sources import read_toml, read_yaml
+
+    (tmp_path / "a.toml").write_text('x = "1"\n')
+    (tmp_path / "b.yml").write_text("x: [1, 2]\n")
+    assert read_toml(tmp_path / "a.toml") == {"x": "1"}
+    assert read_yaml(tmp_path / "b.yml") == {"x": [1, 2]}
+    with pytest.raises(SpecError) as info:
+        read_toml(tmp_path / "missing.toml")
+    assert (info.value.message, info.value.where) == ("file not found", "missing.toml")
+    (tmp_path / "bad.toml").write_bytes(b'x = "\xff"\n')
+    with pytest.raises(SpecError, match="not UTF-8") as info:
+        read_toml(tmp_path / "bad.toml")
+    assert info.value.where == "bad.toml:1"

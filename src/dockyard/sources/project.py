@@ -22,7 +22,7 @@ from .locate import OriginOf, Path_, no_positions
 from .locks import parse_poetry_lock, parse_uv_lock
 from .model import Partial
 from .pyproject import declares_dependencies, parse_pyproject
-from .readers import Loaded, read_text, read_toml, read_yaml
+from .readers import Loaded, load_text, load_toml, load_yaml
 from .requirements import group_of, parse_requirements
 from .settings import FILENAME, parse_settings
 
@@ -48,7 +48,7 @@ class _Reads:
         if not path.is_file():
             raise SpecError(f"{rel} is included but does not exist", where=rel,
                             hint="fix the -r/-c line that names it")
-        return self.keep(read_text(path, rel)).text
+        return self.keep(load_text(path, rel)).text
 
     def name_of_path(self, rel: str) -> str | None:
         """The [project] (or poetry) name of a local package folder, if it says."""
@@ -123,17 +123,17 @@ def read_project(root: Path, settings_path: Path | None = None, *,
     pyproject_doc: Mapping[str, Any] = {}
 
     if (root / "pyproject.toml").is_file():
-        loaded = reads.keep(read_toml(root / "pyproject.toml", "pyproject.toml"))
+        loaded = reads.keep(load_toml(root / "pyproject.toml", "pyproject.toml"))
         pyproject_doc = loaded.doc
         members = _workspace_members(root, pyproject_doc, reads)
         parts.append(parse_pyproject(pyproject_doc, loaded.positions, members))
     for lock, parse in (("poetry.lock", parse_poetry_lock), ("uv.lock", parse_uv_lock)):
         if (root / lock).is_file():
-            loaded = reads.keep(read_toml(root / lock, lock))
+            loaded = reads.keep(load_toml(root / lock, lock))
             parts.append(Partial(pins=parse(loaded.doc, loaded.positions)))
     env = _environment_file(root)
     if env:
-        loaded = reads.keep(read_yaml(root / env, env))
+        loaded = reads.keep(load_yaml(root / env, env))
         parts.append(parse_environment(loaded.doc, loaded.positions, reads.text,
                                        reads.name_of_path))
     requirement_files = sorted((p.name for p in root.glob("requirements*.txt") if p.is_file()),
@@ -143,7 +143,7 @@ def read_project(root: Path, settings_path: Path | None = None, *,
                  "dependencies", ", ".join(requirement_files))
     elif requirement_files:
         for name in requirement_files:
-            loaded = reads.keep(read_text(root / name, name))
+            loaded = reads.keep(load_text(root / name, name))
             part = parse_requirements(loaded.text, name, group_of(name), reads.text,
                                       reads.name_of_path)
             if group_of(name) != "main":
@@ -159,7 +159,7 @@ def read_project(root: Path, settings_path: Path | None = None, *,
     settings_file = Path(settings_path) if settings_path else root / FILENAME
     if with_settings and (settings_path or settings_file.is_file()):
         rel = _relative(settings_file, root)
-        loaded = reads.keep(read_toml(settings_file, rel))
+        loaded = reads.keep(load_toml(settings_file, rel))
         settings, positions = parse_settings(loaded.doc, loaded.positions), loaded.positions
     spec = _merge(root, parts, settings, reads.files)
     check_settings(spec, positions)

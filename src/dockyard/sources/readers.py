@@ -48,7 +48,7 @@ def _read_text(path: Path, name: str) -> tuple[str, str]:
     return text, hashlib.sha256(raw).hexdigest()
 
 
-def read_text(path: Path, name: str | None = None) -> Loaded:
+def load_text(path: Path, name: str | None = None) -> Loaded:
     name = name or path.name
     text, digest = _read_text(path, name)
     return Loaded(name, text, Positions(name), digest, text)
@@ -76,8 +76,13 @@ def loads_toml(text: str, name: str) -> Any:
                              "need quotes") from None
 
 
-def read_toml(path: Path, name: str | None = None) -> Loaded:
-    """Parse a TOML file; a syntax error becomes a SpecError at its line."""
+def read_toml(path: Path, name: str | None = None) -> Any:
+    """The document of a TOML file; a syntax error becomes a SpecError at its line."""
+    return load_toml(path, name).doc
+
+
+def load_toml(path: Path, name: str | None = None) -> Loaded:
+    """A TOML file with the positions of its keys (see `read_toml`)."""
     name = name or path.name
     text, digest = _read_text(path, name)
     doc = loads_toml(text, name)
@@ -117,8 +122,13 @@ def _cut_off(text: str) -> bool:
     return first[:1] in (" ", "\t") or first.startswith("- ")
 
 
-def read_yaml(path: Path, name: str | None = None) -> Loaded:
-    """Parse a YAML file; a syntax error becomes a SpecError at its line."""
+def read_yaml(path: Path, name: str | None = None) -> Any:
+    """The document of a YAML file; a syntax error becomes a SpecError at its line."""
+    return load_yaml(path, name).doc
+
+
+def load_yaml(path: Path, name: str | None = None) -> Loaded:
+    """A YAML file with the positions of its keys (see `read_yaml`)."""
     name = name or path.name
     text, digest = _read_text(path, name)
     doc, positions = loads_yaml(text, name)

@@ -18,7 +18,7 @@ from ..errors import SpecError
 from ..spec import Index, Settings
 from .locate import OriginOf, Path_, format_field, no_positions
 from .pep508 import clean_url, safe_text
-from .readers import read_toml
+from .readers import load_toml
 
 FILENAME = "dockyard.toml"
 PLATFORMS = ("linux-64", "linux-aarch64", "linux-ppc64le", "osx-64", "osx-arm64", "win-64")
@@ -197,5 +197,5 @@ def _indexes(doc: Mapping[str, Any], origin_of: OriginOf) -> tuple[Index, ...]:
 
 def read_settings(path: Path, name: str | None = None) -> Settings:
     """Read and check a dockyard.toml."""
-    loaded = read_toml(Path(path), name or Path(path).name)
+    loaded = load_toml(Path(path), name or Path(path).name)
     return parse_settings(loaded.doc, loaded.positions)
