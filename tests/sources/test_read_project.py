@@ -148,3 +148,19 @@ def test_read_toml_and_read_yaml_give_documents(tmp_path):
     with pytest.raises(SpecError, match="not UTF-8") as info:
         read_toml(tmp_path / "bad.toml")
     assert info.value.where == "bad.toml:1"
+
+
+def test_environment_pip_includes_and_local_packages_are_inputs(tmp_path):
+    (tmp_path / "environment.yml").write_text(
+        "dependencies:\n  - python=3.12\n  - pip:\n    - -r requirements-pip.txt\n"
+        "    - ./libs/helper\n")
+    (tmp_path / "requirements-pip.txt").write_text("rich>=13\n")
+    (tmp_path / "libs" / "helper").mkdir(parents=True)
+    (tmp_path / "libs" / "helper" / "pyproject.toml").write_text('[project]\nname = "helper"\n')
+    spec = read_project(tmp_path)
+    assert [(r.name, r.origin.file) for r in spec.conda_pip] == [
+        ("rich", "requirements-pip.txt"), ("helper", "environment.yml")]
+    assert spec.conda_pip[1].path == "libs/helper"
+    assert [i.path for i in spec.inputs] == [
+        "environment.yml", "libs/helper/pyproject.toml", "requirements-pip.txt"]
+    assert spec.pypi == ()  # included by the pip: section, so not read again on its own

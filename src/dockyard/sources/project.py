@@ -7,7 +7,7 @@ so the lock can tell when it is stale.
 from __future__ import annotations
 
 import logging
-import tomllib
+import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -51,14 +51,14 @@ class _Reads:
         return self.keep(load_text(path, rel)).text
 
     def name_of_path(self, rel: str) -> str | None:
-        """The [project] (or poetry) name of a local package folder, if it says."""
+        """The [project] (or poetry) name of a local package folder, if it says.
+
+        Its pyproject.toml counts as an input: what it declares goes into the lock."""
         pyproject = self.root / rel / "pyproject.toml"
         if not pyproject.is_file():
             return None
-        try:
-            doc = tomllib.loads(pyproject.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
-            return None
+        doc = self.keep(load_toml(pyproject, posixpath.join(rel, "pyproject.toml")
+                                  .removeprefix("./"))).doc
         name = doc.get("project", {}).get("name") or \
             doc.get("tool", {}).get("poetry", {}).get("name")
         return str(name) if name else None
@@ -136,7 +136,9 @@ def read_project(root: Path, settings_path: Path | None = None, *,
         loaded = reads.keep(load_yaml(root / env, env))
         parts.append(parse_environment(loaded.doc, loaded.positions, reads.text,
                                        reads.name_of_path))
-    requirement_files = sorted((p.name for p in root.glob("requirements*.txt") if p.is_file()),
+    # requirements files that the environment's pip: section includes are read there only
+    requirement_files = sorted((p.name for p in root.glob("requirements*.txt")
+                                if p.is_file() and p.name not in reads.files),
                                key=lambda n: (group_of(n) != "main", n))
     if requirement_files and pyproject_doc and declares_dependencies(pyproject_doc):
         log.info("requirements files %s are not read: pyproject.toml declares the "
