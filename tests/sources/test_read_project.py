@@ -99,6 +99,15 @@ def test_malformed_toml_names_file_line_and_column(tmp_path):
     assert "missing quote, comma or bracket" in err.hint
 
 
+def test_toml_key_defined_twice(tmp_path):
+    (tmp_path / "dockyard.toml").write_text('[target]\ncuda = "12.6"\ncuda = "12.4"\n')
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    with pytest.raises(SpecError) as info:
+        read_project(tmp_path)
+    assert info.value.where == "dockyard.toml:3"
+    assert info.value.hint == "a key or table is defined twice: keep one of them"
+
+
 def test_malformed_toml_at_the_end(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x')
     with pytest.raises(SpecError) as info:

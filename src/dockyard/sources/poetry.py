@@ -13,6 +13,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ..errors import SpecError
 from ..spec import Index, Origin, PypiRequirement
@@ -36,9 +37,10 @@ def _atom(op: str, version: str, text: str) -> list[str]:
     if version == "*" or version in ("x", "X"):
         return []
     if op in ("^", "~"):
-        release = version.split(".")
-        if not all(p.isdigit() for p in release):
-            raise ValueError(text)
+        try:  # the bound comes from the release part: ^1.0.0rc1 -> >=1.0.0rc1,<2.0.0
+            release = [str(p) for p in Version(version).release]
+        except InvalidVersion:
+            raise ValueError(text) from None
         if op == "^":
             nonzero = next((i for i, p in enumerate(release) if int(p) != 0), len(release) - 1)
             upper = _bump(release, nonzero)

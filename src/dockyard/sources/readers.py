@@ -54,6 +54,13 @@ def load_text(path: Path, name: str | None = None) -> Loaded:
     return Loaded(name, text, Positions(name), digest, text)
 
 
+def _toml_hint(what: str) -> str:
+    if "overwrite" in what or "declare" in what.lower():
+        return "a key or table is defined twice: keep one of them"
+    return ("fix the TOML syntax there: a missing quote, comma or bracket is the usual "
+            "cause, and inline tables { ... } must fit on one line")
+
+
 def loads_toml(text: str, name: str) -> Any:
     try:
         return tomllib.loads(text)
@@ -61,19 +68,17 @@ def loads_toml(text: str, name: str) -> Any:
         raw = str(exc)
         m = _TOML_AT.search(raw)
         what = safe_text(_TOML_AT.sub("", _TOML_EOF.sub("", raw)).strip())
-        if m:
-            line, col = int(m[1]), int(m[2])
+        line = getattr(exc, "lineno", None) or (int(m[1]) if m else None)
+        col = getattr(exc, "colno", None) or (int(m[2]) if m else None)
+        lines = text.splitlines()
+        if line and not _TOML_EOF.search(raw):
             where = f"{name}:{line}"
-            shown = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
             detail = f"{what} at column {col}"
-            if shown:
-                detail += f": {safe_text(shown.strip())!r}"
+            if line <= len(lines) and lines[line - 1].strip():
+                detail += f": {safe_text(lines[line - 1].strip())!r}"
         else:
             where, detail = name, f"{what} at the end of the file"
-        raise SpecError(f"not valid TOML: {detail}", where=where,
-                        hint="fix the TOML syntax there (a missing quote, comma or bracket "
-                             "is the usual cause); numbers like 12.6 that are versions "
-                             "need quotes") from None
+        raise SpecError(f"not valid TOML: {detail}", where=where, hint=_toml_hint(what)) from None
 
 
 def read_toml(path: Path, name: str | None = None) -> Any:
