@@ -103,3 +103,12 @@ def test_projects_without_conda_or_pin(project):
     assert "uv.lock: 6 pinned versions, honoured" in text
     assert "Optional groups you may add: dev." in text
     assert "pytorch-cu126 (pyproject.toml:18 (tool.uv.index[0]))" in text
+
+
+def test_render_without_conda_suggests_the_lowest_allowed_python():
+    from dockyard.spec import ProjectSpec
+
+    text = render_settings(ProjectSpec(root="/p", requires_python=">=3.11,<3.13"))
+    assert "requires-python '>=3.11,<3.13' allows 3.11, 3.12." in text
+    assert '\n# python = "3.11"\n' in text
+    assert "# No package is asked for from both conda and PyPI" in text

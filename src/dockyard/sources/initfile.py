@@ -29,6 +29,17 @@ def _list(items: list[str] | tuple[str, ...]) -> str:
     return "[" + ", ".join(_quote(i) for i in items) + "]"
 
 
+def allowed_pythons(spec: ProjectSpec) -> list[str]:
+    """Known minor versions that requires-python allows."""
+    if not spec.requires_python:
+        return list(KNOWN_PYTHONS)
+    try:
+        specifier = SpecifierSet(spec.requires_python)
+    except InvalidSpecifier:
+        return []
+    return [v for v in KNOWN_PYTHONS if specifier.contains(f"{v}.0", prereleases=True)]
+
+
 def interpreter(spec: ProjectSpec) -> tuple[str | None, str]:
     """The Python the project pins ("3.12") and a sentence on where that comes from."""
     for c in spec.conda:
@@ -39,11 +50,7 @@ def interpreter(spec: ProjectSpec) -> tuple[str | None, str]:
                 how += f"; pyproject.toml requires-python {spec.requires_python!r}"
             return m[1], how
     if spec.requires_python:
-        try:
-            allowed = [v for v in KNOWN_PYTHONS if SpecifierSet(spec.requires_python).contains(
-                f"{v}.0", prereleases=True)]
-        except InvalidSpecifier:
-            allowed = []
+        allowed = allowed_pythons(spec)
         return None, (f"no interpreter pin; requires-python {spec.requires_python!r} allows "
                       f"{', '.join(allowed) or 'none of ' + ', '.join(KNOWN_PYTHONS)}")
     return None, "no interpreter pin and no requires-python: set python below"
@@ -118,7 +125,8 @@ def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset()) -> s
     add("[target]")
     add('platform = "linux-64"   # conda subdir of the target')
     add(f"# Interpreter: {how}.")
-    add(f"python = {_quote(python)}" if python else '# python = "3.12"')
+    suggestion = (allowed_pythons(spec) or ["3.12"])[0]
+    add(f"python = {_quote(python)}" if python else f"# python = {_quote(suggestion)}")
     add('glibc = "2.28"          # manylinux tag for uv, __glibc for the conda solve')
     add("# The platform's CUDA and base image: fill these in.")
     add('# cuda = "12.6"')
