@@ -78,3 +78,10 @@ def test_bad_lines(text, message):
         parse_requirements("ok\n" + text, "requirements.txt")
     assert info.value.where.startswith("requirements.txt:2")
     assert info.value.hint
+
+
+def test_includes_inside_a_constraints_file_are_constraints():
+    files = {"c.txt": "-r c2.txt\na<2\n", "c2.txt": "b<3\n"}
+    part = parse_requirements("-c c.txt\nx\n", read_include=files.__getitem__)
+    assert [r.name for r in part.pypi] == ["x"]
+    assert [(r.name, r.origin.file) for r in part.constraints] == [("b", "c2.txt"), ("a", "c.txt")]

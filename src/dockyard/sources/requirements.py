@@ -96,7 +96,7 @@ class LineReader:
         flag, eq, inline = head.partition("=")
         if head.startswith("-") and flag not in ("-e", "--editable"):
             value = inline if eq else (tokens[1] if len(tokens) > 1 else "")
-            self._option(flag, value, origin, group, base)
+            self._option(flag, value, origin, group, base, constraint)
             return
         if flag in ("-e", "--editable"):
             target = inline if eq else " ".join(tokens[1:])
@@ -106,12 +106,15 @@ class LineReader:
             req = self._target(" ".join(words), origin, group, base)
         (self.constraints if constraint else self.reqs).append(req)
 
-    def _option(self, flag: str, value: str, origin: Origin, group: str, base: str) -> None:
+    def _option(self, flag: str, value: str, origin: Origin, group: str, base: str,
+                constraint: bool) -> None:
         if flag in ("-r", "--requirement", "-c", "--constraint"):
             if not value:
                 raise SpecError(f"{flag} needs a file name", where=str(origin),
                                 hint=f"write {flag} other-requirements.txt")
-            self._include(value, origin, group, base, constraint=flag in ("-c", "--constraint"))
+            # -r inside a constraints file names more constraints
+            self._include(value, origin, group, base,
+                          constraint=constraint or flag in ("-c", "--constraint"))
         elif flag in ("-i", "--index-url", "--extra-index-url"):
             if not value:
                 raise SpecError(f"{flag} needs a URL", where=str(origin),
