@@ -134,7 +134,7 @@ def founding_case_packages(python: str = "3.12.11") -> list[CondaPackage]:
                      depends=(py, "libesmf 8.6.1.*", "numpy >=1.19"), dist="esmpy"),
         CondaPackage("numpy", "1.26.4", "py312_0", depends=(py,), dist="numpy"),
         CondaPackage("numpy", "2.1.0", "py312_0", depends=(py,), dist="numpy"),
-        CondaPackage("xarray", "2025.6.1", "pyhd8ed1ab_0", subdir="noarch",
+        CondaPackage("xarray", "2025.9.0", "pyhd8ed1ab_0", subdir="noarch",
                      depends=("python >=3.10", "numpy >=1.24"), dist="xarray"),
         CondaPackage("xesmf", "0.8.10", "pyhd8ed1ab_0", subdir="noarch",
                      depends=("python >=3.9", "esmpy >=8.0", "numpy >=1.16", "xarray >=0.16.2"),
