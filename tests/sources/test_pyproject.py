@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from packaging.markers import Marker
 
 from dockyard.errors import SpecError
 from dockyard.sources import parse_pyproject, toml_positions
@@ -84,7 +85,10 @@ def test_uv_sources_and_indexes():
     assert [(r.index, r.marker, r.specifier) for r in reqs["torch"]] == [
         ("pytorch-cu126", "sys_platform == 'linux'", ">=2.6"),
         ("pytorch-cpu", "sys_platform == 'darwin'", ">=2.6"),
+        (None, "sys_platform != 'linux' and sys_platform != 'darwin'", ">=2.6"),
     ]
+    for r in reqs["torch"]:
+        Marker(r.marker)  # valid PEP 508
     assert reqs["xrpatcher"][0].git.ref == "main"
     assert reqs["helper"][0].path == "libs/helper"
     assert reqs["member"][0].path == "packages/member"
@@ -120,3 +124,11 @@ def test_bad_requires_python():
 def test_dependencies_must_be_strings():
     with pytest.raises(SpecError, match="expected a list of requirement strings"):
         parse_pyproject({"project": {"dependencies": "numpy"}})
+
+
+def test_uv_sources_with_compound_markers_have_no_residual():
+    doc = {"project": {"dependencies": ["torch"]},
+           "tool": {"uv": {"sources": {"torch": [
+               {"index": "a", "marker": "sys_platform == 'linux' and platform_machine == 'x86_64'"},
+           ]}}}}
+    assert [r.index for r in parse_pyproject(doc).pypi] == ["a"]

@@ -7,6 +7,7 @@ package appears in both, both entries are kept and the resolver merges them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -121,6 +122,19 @@ def _uv_source(req: PypiRequirement, entry: Mapping[str, Any], path: Path_,
                     hint="use one of git, path, url, index or workspace")
 
 
+_NEGATE = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">",
+           "in": "not in", "not in": "in"}
+_COMPARISON = re.compile(r"""^\s*([\w.]+|'[^']*'|"[^"]*")\s*(==|!=|<=|>=|<|>|not in|in)\s*"""
+                         r"""([\w.]+|'[^']*'|"[^"]*")\s*$""")
+
+
+def _negate(marker: str) -> str | None:
+    """`sys_platform == 'linux'` -> `sys_platform != 'linux'`; None unless one comparison
+    (PEP 508 markers have no `not`)."""
+    m = _COMPARISON.match(marker)
+    return f"{m[1]} {_NEGATE[m[2]]} {m[3]}" if m else None
+
+
 def _apply_uv_sources(reqs: list[PypiRequirement], uv: Mapping[str, Any], origin_of: OriginOf,
                       members: Mapping[str, str]) -> list[PypiRequirement]:
     sources: dict[str, tuple[str, Any]] = {
@@ -138,6 +152,13 @@ def _apply_uv_sources(reqs: list[PypiRequirement], uv: Mapping[str, Any], origin
             done = _uv_source(req, entry, path, origin_of, members)
             if done is not None:
                 routed.append(done)
+        markers = [str(e["marker"]) for e in entries if "marker" in e]
+        inverted = [_negate(m) for m in markers]
+        if routed and len(markers) == len(entries) and all(inverted):
+            # where no entry's marker holds, uv takes the package from the default index
+            rest = " and ".join(i for i in inverted if i)
+            routed.append(replace(req, marker=f"({req.marker}) and {rest}" if req.marker
+                                  else rest))
         out += routed or [req]
     return out
 
