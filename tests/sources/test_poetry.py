@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from packaging.requirements import Requirement
 
 from dockyard.errors import SpecError
 from dockyard.sources import parse_pyproject, to_pep440
@@ -105,6 +106,9 @@ def test_dependency_forms():
     ]
     (index,) = part.indexes
     assert (index.name, index.explicit, index.default) == ("pytorch", True, False)
+    for r in part.pypi:
+        if r.path is None:
+            Requirement(r.pep508())  # what uv is given parses as PEP 508
 
 
 def test_groups_and_legacy_dev_dependencies():

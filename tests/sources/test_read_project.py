@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from packaging.requirements import Requirement
 
 from dockyard.errors import SpecError
 from dockyard.sources import read_project
@@ -36,6 +37,8 @@ def test_project_fixture_matches_expected(project, name):
     spec = read_project(project(name))
     expected = json.loads((PROJECTS / name / "expected.json").read_text())
     assert summary(spec) == expected
+    for r in spec.pypi + spec.constraints:
+        Requirement(r.pep508())
 
 
 def test_poetry_lock_pins(project):
