@@ -1,0 +1,39 @@
+"""Jupyter messaging v5: the request we send and how replies are collected (plain data)."""
+
+from dockyard.verify.messages import Execution, execute_request
+
+
+def _msg(kind, content, parent="m1", channel="iopub"):
+    return {"header": {"msg_type": kind}, "parent_header": {"msg_id": parent},
+            "content": content, "channel": channel}
+
+
+def test_execute_request_shape():
+    msg = execute_request("1+1", session="s", msg_id="m1")
+    assert msg["channel"] == "shell"
+    assert msg["header"]["msg_type"] == "execute_request"
+    assert msg["header"]["msg_id"] == "m1" and msg["header"]["session"] == "s"
+    assert msg["header"]["version"].startswith("5.")
+    assert msg["content"]["code"] == "1+1"
+    assert msg["content"]["allow_stdin"] is False
+
+
+def test_execution_collects_until_idle_and_ignores_other_parents():
+    run = Execution("m1")
+    assert not run.feed(_msg("status", {"execution_state": "busy"}))
+    assert not run.feed(_msg("stream", {"name": "stdout", "text": "other"}, parent="zz"))
+    run.feed(_msg("stream", {"name": "stdout", "text": "a\n"}))
+    run.feed(_msg("stream", {"name": "stderr", "text": "warn\n"}))
+    run.feed(_msg("stream", {"name": "stdout", "text": "b\n"}))
+    run.feed(_msg("execute_result", {"data": {"text/plain": "2"}}))
+    run.feed(_msg("execute_reply", {"status": "ok"}, channel="shell"))
+    assert run.feed(_msg("status", {"execution_state": "idle"}))
+    assert (run.stdout, run.stderr, run.result, run.reply_status) == ("a\nb\n", "warn\n", "2", "ok")
+    assert run.error is None
+
+
+def test_execution_error():
+    run = Execution("m1")
+    run.feed(_msg("error", {"ename": "ImportError", "evalue": "no", "traceback": ["t1", "t2"]}))
+    run.feed(_msg("status", {"execution_state": "idle"}))
+    assert run.error == "ImportError: no" and run.traceback == ("t1", "t2") and run.done
