@@ -104,7 +104,11 @@ def test_without_metadata_the_table_and_lock_edges_still_tell(project):
     review = review_lock(lock_from_uv("old"), project())
     (finding,) = review.findings
     assert finding.cuda == "12.4"
-    assert "depends on nvidia-cuda-runtime-cu12 12.4.127" in "\n".join(finding.chain)
+    chain = "\n".join(finding.chain)
+    assert "depends on nvidia-cuda-runtime-cu12 12.4.127" in chain
+    assert "torchvision 0.21.0 requires torch==2.6.* (dockyard's table)" in chain
+    assert "pyproject.toml:42" in chain
+    assert finding.fixes[1].text.endswith("torchvision>=0.22,<0.23")
 
 
 def test_routed_cu126_build_agrees(project, metadata):

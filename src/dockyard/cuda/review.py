@@ -218,6 +218,12 @@ class _Context:
             if req is not None:
                 out.append(_Constraint(name, str(req.specifier), f"{pkg.name} {pkg.version}",
                                        "package", f"{name}{req.specifier}"))
+                continue
+            row = facts.torch_release_of(pkg.name, pkg.version) \
+                if name == "torch" and pkg.name in facts.TORCH_FAMILY else None
+            if row is not None:  # no metadata at hand: the table knows the pairing
+                out.append(_Constraint(name, f"=={row.torch}.*", f"{pkg.name} {pkg.version}",
+                                       "package", f"torch=={row.torch}.* (dockyard's table)"))
         return out
 
     def _active(self, group: str) -> bool:
@@ -380,15 +386,16 @@ class _Context:
                 fixes.append(Fix(
                     f"let the resolver move off {c.by}'s {c.text}",
                     "dockyard.toml", "[install]\nhonour-project-lock = false"))
-            if relax_project or relax_settings or pins or not binding:
-                fixes.append(Fix(
-                    ("then keep torch on the CUDA " if binding else "pin torch to the ")
-                    + f"{line.cuda} release line from PyPI (narrowing is what [install] "
-                    "constraints can do)",
-                    "dockyard.toml",
-                    "[install]\nconstraints = [" + ", ".join(
-                        f'"{t}"' for t in (*self.spec.settings.constraints, *narrow)) + "]",
-                ))
+            relaxed = bool(relax_project or relax_settings or pins)
+            # narrowing alone fixes it when nothing of the project binds
+            fixes.append(Fix(
+                ("then keep torch on the CUDA " if relaxed else "keep torch on the CUDA ")
+                + f"{line.cuda} release line from PyPI (narrowing is what [install] "
+                "constraints can do)",
+                "dockyard.toml",
+                "[install]\nconstraints = [" + ", ".join(
+                    f'"{t}"' for t in (*self.spec.settings.constraints, *narrow)) + "]",
+            ))
         return fixes
 
     # cupy, jax --------------------------------------------------------------------------
