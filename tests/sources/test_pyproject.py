@@ -132,3 +132,12 @@ def test_uv_sources_with_compound_markers_have_no_residual():
                {"index": "a", "marker": "sys_platform == 'linux' and platform_machine == 'x86_64'"},
            ]}}}}
     assert [r.index for r in parse_pyproject(doc).pypi] == ["a"]
+
+
+def test_uv_legacy_dev_dependencies():
+    part = parse_pyproject({"project": {"dependencies": ["rich"]},
+                            "tool": {"uv": {"dev-dependencies": ["pytest>=8"]}}})
+    assert [(r.group, r.name, r.origin.field) for r in part.pypi] == [
+        ("main", "rich", "project.dependencies[0]"),
+        ("dev", "pytest", "tool.uv.dev-dependencies[0]")]
+    assert part.optional_groups == ("dev",)

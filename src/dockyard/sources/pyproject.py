@@ -74,6 +74,13 @@ def _dependency_groups(doc: Mapping[str, Any], origin_of: OriginOf) -> list[Pypi
     return out
 
 
+def _uv_dev(uv: Mapping[str, Any], origin_of: OriginOf) -> list[PypiRequirement]:
+    """uv's older `[tool.uv] dev-dependencies`: the group "dev", as uv itself treats it."""
+    path: Path_ = ("tool", "uv", "dev-dependencies")
+    return [requirement(text, origin_of(path + (i,)), "dev")
+            for i, text in enumerate(_strings(uv.get("dev-dependencies", []), path, origin_of))]
+
+
 def _uv_indexes(uv: Mapping[str, Any], origin_of: OriginOf) -> list[Index]:
     out = []
     for i, entry in enumerate(uv.get("index", [])):
@@ -179,7 +186,7 @@ def parse_pyproject(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
     """
     origin_of = origin_of or no_positions("pyproject.toml")
     uv = doc.get("tool", {}).get("uv", {})
-    reqs = _project(doc, origin_of) + _dependency_groups(doc, origin_of)
+    reqs = _project(doc, origin_of) + _dependency_groups(doc, origin_of) + _uv_dev(uv, origin_of)
     reqs = _apply_uv_sources(reqs, uv, origin_of, members or {})
     poetry = parse_poetry(doc, origin_of)
     requires_python = doc.get("project", {}).get("requires-python")
@@ -197,7 +204,8 @@ def parse_pyproject(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
         indexes=tuple(_uv_indexes(uv, origin_of) + poetry["indexes"]),
         # PEP 735 groups are opt-in for an image (uv's default "dev" is for developers).
         optional_groups=tuple(dict.fromkeys(
-            poetry["optional_groups"] + list(doc.get("dependency-groups", {})))),
+            poetry["optional_groups"] + list(doc.get("dependency-groups", {}))
+            + (["dev"] if uv.get("dev-dependencies") else []))),
     )
 
 
@@ -207,6 +215,7 @@ def declares_dependencies(doc: Mapping[str, Any]) -> bool:
     return bool(doc.get("project", {}).get("dependencies")
                 or doc.get("project", {}).get("optional-dependencies")
                 or doc.get("dependency-groups")
+                or doc.get("tool", {}).get("uv", {}).get("dev-dependencies")
                 or set(poetry.get("dependencies", {})) - {"python"}
                 or poetry.get("group") or poetry.get("dev-dependencies"))
 
