@@ -1,0 +1,107 @@
+"""A real OCI registry on loopback (Debian's `docker-registry`), for tests and demos.
+
+    with local_registry() as reg:          # reg.host == "127.0.0.1:PORT"
+        engine.cli("push", "--tls-verify=false", "img", f"docker://{reg.host}/app:1")
+        check(f"docker://{reg.host}/app:1", tls_verify=False)
+
+The registry stores blobs in a temporary directory, listens on a free port,
+answers `/v2/` before the context is entered, and is stopped (and its storage
+removed) on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG = """\
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    host: str        # "127.0.0.1:PORT"
+    root: Path       # where blobs live
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    def ref(self, name: str) -> str:
+        """`docker://127.0.0.1:PORT/name:tag` for a name like "app:1"."""
+        return f"docker://{self.host}/{name}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _binary() -> str:
+    for candidate in ("docker-registry", "/usr/bin/docker-registry", "registry"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise RuntimeError("docker-registry is not installed (apt-get install docker-registry; "
+                       "scripts/setup does it)")
+
+
+@contextlib.contextmanager
+def local_registry(timeout: float = 30.0) -> Iterator[Registry]:
+    """Start a registry on 127.0.0.1:<free port>; yield it once /v2/ answers; stop it."""
+    binary = _binary()
+    root = Path(tempfile.mkdtemp(prefix="dockyard-registry-"))
+    port = _free_port()
+    config = root / "config.yml"
+    (root / "storage").mkdir()
+    config.write_text(CONFIG.format(root=root / "storage", port=port))
+    log = open(root / "registry.log", "wb")
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"docker-registry exited ({proc.returncode}): "
+                                   + (root / "registry.log").read_text()[-2000:])
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not answer on port {port} "
+                                   f"within {timeout:.0f}s")
+            time.sleep(0.1)
+        yield Registry(host=f"127.0.0.1:{port}", root=root / "storage")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
