@@ -27,7 +27,9 @@ class Engine(Protocol):
     ) -> str: ...
     def inspect(self, ref: str) -> dict[str, Any]: ...
     def exists(self, ref: str) -> bool: ...
-    def run(self, image: str, args: Sequence[str] = (), *, options: Sequence[str] = ()) -> Completed: ...
+    def run(
+        self, image: str, args: Sequence[str] = (), *, options: Sequence[str] = ()
+    ) -> Completed: ...
     def cli(self, *args: str, on_line: Callable[[str], None] | None = None) -> Completed: ...
 
 
@@ -76,6 +78,31 @@ class CliEngine:
 
     def run(self, image, args=(), *, options=()) -> Completed:
         return self.cli("run", "--rm", *options, image, *args)
+
+    def push(self, ref: str, dest: str, *, tls_verify: bool = True, on_line=None) -> None:
+        """Push `ref` to `dest` (a registry reference, e.g. 127.0.0.1:5000/app:1)."""
+        args = ["push"]
+        if not tls_verify and self.name == "podman":  # docker trusts localhost registries
+            args.append("--tls-verify=false")
+        target = dest if self.name != "podman" or "://" in dest else f"docker://{dest}"
+        if self.name == "docker":  # docker pushes a tag: give the image that name first
+            self.check("tag", ref, dest, what="tag")
+            ref, target = dest, ""
+        self.check(*args, ref, *([target] if target else []), on_line=on_line, what="push")
+
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        """The image's layers, newest first (as the engine reports them)."""
+        return json.loads(self.check("history", "--format", "json", ref, what="history").stdout)
+
+    def layers(self, ref: str) -> tuple[str, ...]:
+        """The digests of the image's layers, base first (RootFS.Layers)."""
+        return tuple(self.inspect(ref).get("RootFS", {}).get("Layers", ()))
+
+
+def is_loopback(dest: str) -> bool:
+    """True for a registry on this machine: the only place TLS verification may be skipped."""
+    host = dest.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
 ENGINES = ("podman", "docker")

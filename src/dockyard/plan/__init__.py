@@ -15,16 +15,16 @@ from .model import (
     UV,
     BuildPlan,
     CondaArtifact,
-    GitPin,
     Interpreter,
     Kernel,
     Layer,
+    SourcePin,
     ToolPin,
     WheelPin,
 )
 
 __all__ = [
-    "APP_DIR", "DEFAULT_PREFIX", "LOCK_IN_IMAGE", "UV", "BuildPlan", "CondaArtifact", "GitPin",
-    "Interpreter", "Kernel", "Layer", "PlanSettings", "ToolPin", "WheelPin", "choose_interpreter",
-    "describe", "make_plan", "needed_glibc",
+    "APP_DIR", "DEFAULT_PREFIX", "LOCK_IN_IMAGE", "UV", "BuildPlan", "CondaArtifact",
+    "Interpreter", "Kernel", "Layer", "PlanSettings", "SourcePin", "ToolPin", "WheelPin",
+    "choose_interpreter", "describe", "make_plan", "needed_glibc",
 ]

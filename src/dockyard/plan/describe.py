@@ -17,7 +17,8 @@ def describe(plan: BuildPlan) -> list[str]:
         + ")",
         f"            why: {i.reason}",
         f"environment {plan.prefix}, owned by {plan.owner} ({plan.owner_names})",
-        f"packages    {len(plan.conda)} conda, {len(plan.wheels)} PyPI, {len(plan.git)} git",
+        f"packages    {len(plan.conda)} conda, {len(plan.wheels)} PyPI, "
+        f"{len(plan.sources)} from source (git/path)",
         f"kernel      {plan.kernel.name!r} \"{plan.kernel.display_name}\" in "
         f"{plan.kernel.directory}",
         f"            argv {json.dumps(list(plan.kernel.argv))}",

@@ -17,10 +17,10 @@ from .model import (
     UV,
     BuildPlan,
     CondaArtifact,
-    GitPin,
     Interpreter,
     Kernel,
     Layer,
+    SourcePin,
     WheelPin,
 )
 
@@ -142,8 +142,8 @@ def choose_interpreter(lock: Lock, facts: BaseFacts, prefix: str) -> Interpreter
 
 
 def _packages(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...], tuple[WheelPin, ...],
-                                                  tuple[GitPin, ...]]:
-    conda, wheels, git = [], [], []
+                                                  tuple[SourcePin, ...]]:
+    conda, wheels, sources = [], [], []
     for p in lock.packages:
         if p.owner == "conda":
             if not p.artifacts:
@@ -152,11 +152,13 @@ def _packages(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...], tupl
             a = p.artifacts[0]
             conda.append(CondaArtifact(p.name, p.version, p.build,
                                        a.filename or a.url.rsplit("/", 1)[-1], a.url, a.sha256))
-        elif p.commit:
-            url, _, sub = p.source.partition("#subdirectory=")
-            git.append(GitPin(p.name, url.removeprefix("git+"), p.commit, sub))
         elif _kernel_slug(p.name) == _kernel_slug(project):
             continue  # the project itself: built from its source, installed last
+        elif p.commit:
+            url, _, sub = p.source.partition("#subdirectory=")
+            sources.append(SourcePin(p.name, "git", url.removeprefix("git+"), p.commit, sub))
+        elif p.source.startswith("path:") and not p.artifacts:
+            sources.append(SourcePin(p.name, "path", p.source.removeprefix("path:")))
         else:
             if not p.artifacts:
                 raise PlanError(f"PyPI package {p.name} {p.version} has no artifact hash in the "
@@ -164,7 +166,7 @@ def _packages(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...], tupl
                                 hint="regenerate it with `dockyard lock`")
             wheels.append(WheelPin(p.name, p.version, p.source or PYPI_SIMPLE,
                                    tuple(sorted({a.sha256 for a in p.artifacts}))))
-    return tuple(conda), tuple(wheels), tuple(git)
+    return tuple(conda), tuple(wheels), tuple(sources)
 
 
 def _kernel_dir(facts: BaseFacts) -> tuple[str, str]:
@@ -187,7 +189,7 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
     prefix = settings.prefix.rstrip("/")
     interp = choose_interpreter(lock, facts, prefix)
     project_name = (project.name if project and project.name else "app")
-    conda, wheels, git = _packages(lock, project_name)
+    conda, wheels, sources = _packages(lock, project_name)
     kname = _kernel_slug(settings.kernel_name or project_name)
     display = settings.display_name or f"{project_name} (Python {interp.minor})"
     kdir, kwhy = _kernel_dir(facts)
@@ -207,7 +209,7 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
         Layer("builder", f"environment at {prefix}: " + (
             f"{len(conda)} conda packages (fetched by the host, sha256-checked), "
             if conda else "") + f"{len(wheels)} PyPI packages (uv --require-hashes --no-deps)"
-            + (f", {len(git)} git dependencies at pinned commits" if git else ""),
+            + (f", {len(sources)} git/path dependencies built from source" if sources else ""),
             "installs from the lock only: no resolution at build time"),
         Layer("builder", f"the project's own package as a wheel into {APP_DIR}",
               "built from its source, not editable") if settings.install_project else None,
@@ -230,7 +232,7 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
         uid=user.uid, gid=user.owner_gid, owner_names=owner_names,
         prefix=prefix, app_dir=APP_DIR,
         site_packages=f"{prefix}/lib/python{interp.minor}/site-packages",
-        interpreter=interp, conda=conda, wheels=wheels, git=git,
+        interpreter=interp, conda=conda, wheels=wheels, sources=sources,
         project_name=project_name, install_project=settings.install_project,
         kernel=kernel, lock_in_image=LOCK_IN_IMAGE, lock_hash=lock.inputs_hash,
         env=tuple(sorted(settings.extra_env)), labels=labels,

@@ -64,10 +64,13 @@ class WheelPin:
 
 
 @dataclass(frozen=True, slots=True)
-class GitPin:
+class SourcePin:
+    """A dependency built from source: a git repository at a commit, or a local path."""
+
     name: str
-    url: str  # credentials stripped (the lock never has them)
-    commit: str
+    kind: Literal["git", "path"]
+    url: str  # git URL (credentials stripped: the lock never has them) or a project path
+    commit: str = ""
     subdirectory: str = ""
 
 
@@ -101,7 +104,7 @@ class BuildPlan:
     interpreter: Interpreter
     conda: tuple[CondaArtifact, ...]
     wheels: tuple[WheelPin, ...]
-    git: tuple[GitPin, ...]
+    sources: tuple[SourcePin, ...]  # git and path dependencies
     project_name: str
     install_project: bool
     kernel: Kernel

@@ -25,7 +25,7 @@ from ..plan.model import BuildPlan
 
 CONTEXT_CONDA_ENV = "conda-env"  # the conda part, installed by the host for the prefix
 CONTEXT_UV = "tools/uv"
-CONTEXT_GIT = "git"  # git/<name>/: each git dependency's tree at its commit
+CONTEXT_SOURCES = "sources"  # sources/<name>/: git trees at their commits, path deps
 CONTEXT_PROJECT = "project"  # the project's source, filtered by .dockerignore
 CONTEXT_LOCK = "dockyard.lock"
 CONTAINERFILE = "Containerfile"
@@ -54,7 +54,7 @@ class BuildContext:
     containerfile: str
     files: tuple[ContextFile, ...]  # the Containerfile included
     needs_conda_env: bool
-    needs_git: tuple[str, ...]  # git dependency names, staged under git/<name>/
+    needs_sources: tuple[str, ...]  # git/path dependency names, staged under sources/<name>/
     needs_project: bool
 
 
@@ -137,11 +137,12 @@ def containerfile(plan: BuildPlan) -> str:
             for name, (index, _) in reqs.items()
         ]
         out.append(f"RUN {mounts} \\\n    " + " \\\n && ".join(steps))
-    if plan.git:
-        out.append("# git dependencies, fetched by the host at their locked commits: "
-                   + ", ".join(f"{g.name}@{g.commit[:12]}" for g in plan.git))
-        out.append(f"COPY {CONTEXT_GIT}/ {BUILD}/git/")
-        dirs = " ".join(f"{BUILD}/git/{g.name}" for g in plan.git)
+    if plan.sources:
+        out.append("# built from source, fetched by the host: " + ", ".join(
+            f"{g.name}@{g.commit[:12]}" if g.kind == "git" else f"{g.name} ({g.url})"
+            for g in plan.sources))
+        out.append(f"COPY {CONTEXT_SOURCES}/ {BUILD}/sources/")
+        dirs = " ".join(f"{BUILD}/sources/{g.name}" for g in plan.sources)
         out.append(f"RUN {mounts} \\\n    {senv}{uv} pip install --python {py} --no-deps {dirs}")
     if plan.install_project:
         out.append(f"RUN mkdir -p {plan.app_dir} \\\n"
@@ -186,13 +187,13 @@ def render(plan: BuildPlan) -> BuildContext:
         containerfile=text,
         files=tuple(sorted(files, key=lambda f: f.path)),
         needs_conda_env=bool(plan.conda),
-        needs_git=tuple(g.name for g in plan.git),
+        needs_sources=tuple(g.name for g in plan.sources),
         needs_project=plan.install_project,
     )
 
 
 __all__ = [
-    "BUILD", "CONTAINERFILE", "CONTEXT_CONDA_ENV", "CONTEXT_GIT", "CONTEXT_LOCK",
+    "BUILD", "CONTAINERFILE", "CONTEXT_CONDA_ENV", "CONTEXT_SOURCES", "CONTEXT_LOCK",
     "CONTEXT_PROJECT", "CONTEXT_UV", "DOCKERIGNORE_PATTERNS", "BuildContext", "ContextFile",
     "containerfile", "kernel_json", "render", "requirements",
 ]

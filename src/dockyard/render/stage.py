@@ -31,13 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BuildError
-from ..plan.model import BuildPlan, CondaArtifact, ToolPin
+from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin
 from ..redact import redact
 from . import (
     CONTEXT_CONDA_ENV,
-    CONTEXT_GIT,
     CONTEXT_LOCK,
     CONTEXT_PROJECT,
+    CONTEXT_SOURCES,
     CONTEXT_UV,
     BuildContext,
 )
@@ -79,7 +79,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 def fetch(url: str, sha256: str, what: str) -> Path:
     """The file at `url`, checked against `sha256`, from the cache when already there."""
-    dest = cache_dir() / "artifacts" / sha256
+    name = urllib.parse.unquote(urllib.parse.urlparse(url).path.rsplit("/", 1)[-1]) or "file"
+    dest = cache_dir() / "artifacts" / sha256 / name  # keeps the name: formats go by suffix
     if dest.exists() and _sha256(dest) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +137,7 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
             extract(path, unpacked)
             record = rattler.PackageRecord.from_index_json(
                 unpacked / "info" / "index.json", size=path.stat().st_size,
-                sha256=bytes.fromhex(a.sha256),
+                sha256=a.sha256,
             )
             channel = a.url.rsplit("/", 2)[0]
             records.append(rattler.RepoDataRecord(record, a.filename, path.as_uri(), channel))
@@ -151,7 +152,17 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
                              hint="run `dockyard lock` again; check the channel") from None
 
 
-def stage_git(name: str, url: str, commit: str, subdirectory: str, dest: Path) -> None:
+def stage_source(pin: SourcePin, project_root: Path, dest: Path) -> None:
+    """A path dependency's tree, or a git dependency's tree at its locked commit."""
+    target = dest / CONTEXT_SOURCES / pin.name
+    if pin.kind == "path":
+        src = (project_root / pin.url).resolve()
+        if not src.is_dir():
+            raise BuildError(f"path dependency {pin.name}: {src} is not a directory",
+                             where="dockyard.lock", hint="run `dockyard lock` again")
+        copy_tree(src, target, exclude=dest)
+        return
+    name, url, commit, subdirectory = pin.name, pin.url, pin.commit, pin.subdirectory
     with tempfile.TemporaryDirectory(prefix="dockyard-git-") as tmp:
         for args in (["clone", "--quiet", "--no-checkout", url, tmp],
                      ["-C", tmp, "checkout", "--quiet", commit]):
@@ -165,7 +176,7 @@ def stage_git(name: str, url: str, commit: str, subdirectory: str, dest: Path) -
                     "environment or ~/.netrc) and that the locked commit exists",
                 )
         src = Path(tmp, subdirectory) if subdirectory else Path(tmp)
-        copy_tree(src, dest / CONTEXT_GIT / name, top_skip=set())
+        copy_tree(src, target, top_skip=set())
 
 
 def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
@@ -219,10 +230,10 @@ def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
     stage_uv(plan.uv, dest)
     if context.needs_conda_env:
         install_conda(plan.conda, plan.prefix, dest / CONTEXT_CONDA_ENV, progress)
-    for g in plan.git:
+    for pin in plan.sources:
         if progress:
-            progress(f"git {g.name} @ {g.commit[:12]}")
-        stage_git(g.name, g.url, g.commit, g.subdirectory, dest)
+            progress(f"{pin.kind} {pin.name} {pin.commit[:12]}")
+        stage_source(pin, Path(project_root), dest)
     if context.needs_project:
         copy_tree(Path(project_root), dest / CONTEXT_PROJECT, exclude=dest)
     _fix_mtimes(dest)

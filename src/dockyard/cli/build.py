@@ -1,0 +1,174 @@
+"""`dockyard build`: lock -> probe the base -> plan -> Containerfile + context -> image.
+
+    dockyard build --base REF -t TAG [--project DIR] [--engine NAME]
+                   [--containerfile-only OUT] [--push DEST] [--secret id=ca,src=PATH ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BuildError, LockError, PlanError
+from .ui import Ui
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", metavar="REF",
+                   help="the platform's base image (default: [target] base in dockyard.toml)")
+    p.add_argument("--project", type=Path, default=Path("."), metavar="DIR",
+                   help="the project directory (default: .)")
+    p.add_argument("--settings", type=Path, default=None, metavar="FILE",
+                   help="deployment settings (default: DIR/dockyard.toml when present)")
+    p.add_argument("--engine", metavar="NAME", help="podman or docker (default: the first found)")
+    p.add_argument("--kernel-name", metavar="NAME", help="kernel name (default: the project's)")
+    p.add_argument("--display-name", metavar="TEXT",
+                   help='kernel display name (default: "PROJECT (Python X.Y)")')
+    p.add_argument("--secret", action="append", default=[], metavar="id=ID,src=PATH",
+                   help="a build secret, mounted only where needed and never stored "
+                   "(id=ca: a CA bundle for a TLS-intercepting proxy; default: $SSL_CERT_FILE; "
+                   "id=netrc: index credentials)")
+
+
+def register(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("build", help="build the image on the platform's base",
+                       description="Build the project's image from dockyard.lock on a base image.")
+    add_common(p)
+    p.add_argument("-t", "--tag", metavar="TAG", help="name of the image to build")
+    p.add_argument("--containerfile-only", type=Path, metavar="OUT",
+                   help="write the Containerfile and its context into OUT and stop "
+                   "(for kaniko, GitLab CI)")
+    p.add_argument("--push", metavar="DEST", help="push the image to this registry reference")
+    return p
+
+
+def parse_secrets(items: list[str]) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for item in items:
+        fields = dict(part.partition("=")[::2] for part in item.split(","))
+        sid, src = fields.get("id", ""), fields.get("src", "") or fields.get("source", "")
+        if not sid or not src:
+            raise BuildError(f"--secret {item!r}: expected id=ID,src=PATH",
+                             hint="e.g. --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt")
+        if not os.path.isfile(src):
+            raise BuildError(f"--secret id={sid}: {src} is not a file", hint="check the path")
+        secrets[sid] = os.path.abspath(src)
+    ca = os.environ.get("SSL_CERT_FILE")
+    if "ca" not in secrets and ca and os.path.isfile(ca):
+        secrets["ca"] = ca  # the host's trust store: builds behind a TLS proxy just work
+    return secrets
+
+
+@dataclass(frozen=True)
+class Prepared:
+    root: Path
+    spec: object
+    lock: object
+    lock_text: str
+    engine: object
+    facts: object
+    plan: object
+    secrets: dict[str, str]
+
+
+def _install_project(root: Path) -> bool:
+    """Build the project's own package when it declares a build backend."""
+    import tomllib
+
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return False
+    doc = tomllib.loads(path.read_text())
+    if doc.get("tool", {}).get("poetry", {}).get("package-mode") is False:
+        return False
+    return "build-system" in doc
+
+
+def prepare(args: argparse.Namespace, ui: Ui) -> Prepared:
+    """Read the lock (fresh?), probe the base, make the plan: shared by plan and build."""
+    from ..engines import get_engine
+    from ..lock.model import LOCK_FILENAME, loads
+    from ..lock.resolve import inputs_hash
+    from ..plan import PlanSettings, make_plan
+    from ..probe import probe_base
+    from ..sources import read_project
+
+    root = args.project.resolve()
+    spec = read_project(root, args.settings)
+    path = root / LOCK_FILENAME
+    if not path.is_file():
+        raise LockError("no dockyard.lock", where=str(root),
+                        hint="run `dockyard lock` first")
+    lock_text = path.read_text()
+    lock = loads(lock_text, str(path))
+    if lock.inputs_hash != inputs_hash(spec):
+        raise LockError("dockyard.lock is stale: the project's files or dockyard.toml changed "
+                        "since it was written", where=str(path), hint="run `dockyard lock`")
+    base = args.base or spec.settings.base
+    if not base:
+        raise PlanError("no base image given", hint="pass --base REF or set [target] base "
+                        "in dockyard.toml")
+    engine = get_engine(args.engine)
+    secrets = parse_secrets(args.secret)
+    with ui.step(f"Probing the base {base}"):
+        facts = probe_base(engine, base)
+    settings = PlanSettings(
+        kernel_name=args.kernel_name, display_name=args.display_name,
+        secrets=tuple(sorted(secrets)), install_project=_install_project(root),
+        extra_env=cuda_env(lock, facts),
+    )
+    plan = make_plan(lock, facts, settings, spec)
+    return Prepared(root, spec, lock, lock_text, engine, facts, plan, secrets)
+
+
+def cuda_env(lock, facts) -> tuple[tuple[str, str], ...]:
+    """NVIDIA_* ENV for GPU images, from dockyard.cuda when it provides `nvidia_env`."""
+    try:
+        from ..cuda import nvidia_env  # type: ignore[attr-defined]
+    except ImportError:  # TODO(lead): dockyard.cuda.nvidia_env not there yet: no NVIDIA_* ENV
+        return ()
+    return tuple(sorted(dict(nvidia_env(lock, facts)).items()))
+
+
+def main(args: argparse.Namespace, ui: Ui) -> int:
+    from ..engines import is_loopback
+    from ..render import CONTAINERFILE, render
+    from ..render.stage import stage_context
+
+    if not args.tag and not args.containerfile_only:
+        raise BuildError("no image name", hint="pass -t TAG (or --containerfile-only OUT)")
+    p = prepare(args, ui)
+    for note in p.plan.notes:
+        ui.warn(note)
+    interp = p.plan.interpreter
+    how = "a second interpreter from conda" if interp.kind == "conda" else "a venv of the base's"
+    ui.info(f"interpreter: {interp.python} (Python {interp.version}, {how})")
+    context = render(p.plan)
+    if args.containerfile_only:
+        out = args.containerfile_only.resolve()
+        with ui.step(f"Writing the build context to {out}") as progress:
+            stage_context(context, p.plan, p.lock_text, p.root, out, progress)
+        flags = " ".join(f"--secret id={k},src={v}" for k, v in sorted(p.secrets.items()))
+        ui.ok(f"wrote {out / CONTAINERFILE} and its context")
+        ui.info(f"build it with: {p.engine.name} build {flags} -f {out / CONTAINERFILE} "
+                f"-t {args.tag or 'IMAGE'} {out}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="dockyard-context-") as tmp:
+        ctx = Path(tmp) / "context"
+        with ui.step("Preparing the build context") as progress:
+            stage_context(context, p.plan, p.lock_text, p.root, ctx, progress)
+        with ui.step(f"Building {args.tag} with {p.engine.name}") as progress:
+            image_id = p.engine.build(str(ctx), containerfile=str(ctx / CONTAINERFILE),
+                                      tag=args.tag, secrets=p.secrets, on_line=progress)
+    size = p.engine.inspect(args.tag).get("Size", 0)
+    ui.ok(f"built {args.tag} ({image_id[:12]}, {size / 1e6:.0f} MB; the base is "
+          f"{p.facts.size / 1e6:.0f} MB)")
+    if args.push:
+        with ui.step(f"Pushing to {args.push}") as progress:
+            p.engine.push(args.tag, args.push, tls_verify=not is_loopback(args.push),
+                          on_line=progress)
+        ui.ok(f"pushed {args.push}")
+    return 0

@@ -1,0 +1,192 @@
+"""The bundled example (examples/minicase) made ready to lock and build on this machine.
+
+`make_example(dest)` builds, once per content hash:
+- `dest/channel/`: a real local conda channel with
+  - `python 3.12.1`: the CPython build on this machine ($(pyenv root)/versions/3.12.*),
+    relocatable (patchelf: RUNPATH `$ORIGIN/../lib`; text files carry a prefix placeholder),
+    without its test suite, caches or bundled pip;
+  - `libtinygeo 1.0.0`: a C library compiled here with gcc;
+  - `tinygeo 1.0.0`: its CPython extension binding (a dist-info says it is PyPI's `tinygeo`);
+  - `poetry`: the environment tool the example's environment.yml lists (dockyard drops it);
+- `dest/git/xrpatch.git`: a bare repository with the example's git dependency, and
+  `dest/gitconfig`, whose url.insteadOf maps the example's git URL to it
+  (use it through GIT_CONFIG_GLOBAL: `example_env(dest)`);
+- `dest/minicase/`: the project, with its dockyard.toml pointing at the channel.
+Returns the project's path.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .channel import EPOCH, CondaPackage, build_channel
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+PROJECT = EXAMPLES / "minicase"
+SOURCES = EXAMPLES / "minicase-sources"
+GIT_URL = "https://git.example.org/dockyard-example/xrpatch.git"
+PYTHON_VERSION = "3.12.1"
+SITE = "lib/python3.12/site-packages"
+
+# What the conda `python` package leaves out of the CPython build: tests, IDLE, tkinter,
+# the static library, bytecode caches and the pip that pyenv installed.
+_DROP_DIRS = ("test", "idlelib", "tkinter", "turtledemo", "lib2to3", "ensurepip",
+              "config-3.12-x86_64-linux-gnu", "site-packages", "__pycache__", "unittest/test")
+_KEEP_BIN = ("python", "python3", "python3.12")
+
+
+def _run(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def find_cpython(version: str = PYTHON_VERSION) -> Path:
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    for cand in [Path(root, "versions", version), *map(Path, sorted(glob.glob(
+            f"{root}/versions/{version.rsplit('.', 1)[0]}.*")))]:
+        if (cand / "bin" / "python3.12").exists():
+            return cand
+    raise RuntimeError(f"no CPython {version} under {root}/versions (built --enable-shared)")
+
+
+def _stage_python(src: Path, stage: Path) -> None:
+    def ignore(dirpath: str, names: list[str]) -> set[str]:
+        rel = os.path.relpath(dirpath, src)
+        skip = {n for n in names if n == "__pycache__"}
+        if rel == "bin":
+            skip |= {n for n in names if n not in _KEEP_BIN}
+        if rel == "lib/python3.12":
+            skip |= {n for n in names if n in _DROP_DIRS}
+        return skip
+
+    shutil.copytree(src, stage, symlinks=True, ignore=ignore)
+    (stage / SITE).mkdir(parents=True, exist_ok=True)
+    (stage / SITE / "README.txt").write_text("site-packages of the conda python\n")
+    for path in stage.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        head = path.read_bytes()[:4]
+        if head == b"\x7fELF":
+            rpath = "$ORIGIN/../lib" if path.parent.name == "bin" else ""
+            if rpath:
+                _run("patchelf", "--set-rpath", rpath, str(path))
+            else:
+                _run("patchelf", "--remove-rpath", str(path))
+        elif path.suffix in (".py", ".pc", "") or path.name.endswith("-config"):
+            try:
+                text = path.read_text()
+            except UnicodeDecodeError:
+                continue
+            if str(src) in text:  # becomes the prefix placeholder rattler-build records
+                path.write_text(text.replace(str(src), str(stage)))
+
+
+def _assemble(name: str, version: str, build: str, stage: Path, channel: Path,
+              depends: list[str]) -> None:
+    from rattler_build import assemble_package
+
+    out = channel / "linux-64"
+    out.mkdir(parents=True, exist_ok=True)
+    assemble_package(name=name, version=version, target_platform="linux-64",
+                     build_string=build, output_dir=str(out), files_dir=str(stage),
+                     depends=depends, timestamp=EPOCH, compression_level=1,
+                     detect_prefix=True)
+
+
+def _tinygeo(python: Path, tmp: Path, channel: Path) -> None:
+    src = SOURCES / "libtinygeo"
+    lib = tmp / "libtinygeo"
+    (lib / "lib").mkdir(parents=True)
+    (lib / "include").mkdir()
+    _run("gcc", "-O2", "-shared", "-fPIC", "-Wl,-soname,libtinygeo.so.1", "-o",
+         str(lib / "lib" / "libtinygeo.so.1.0.0"), str(src / "tinygeo.c"), "-lm")
+    os.symlink("libtinygeo.so.1.0.0", lib / "lib" / "libtinygeo.so.1")
+    os.symlink("libtinygeo.so.1", lib / "lib" / "libtinygeo.so")
+    shutil.copy(src / "tinygeo.h", lib / "include")
+    _assemble("libtinygeo", "1.0.0", "h0_0", lib, channel, ["__glibc >=2.17"])
+
+    binding = tmp / "tinygeo"
+    pkg = binding / SITE / "tinygeo"
+    pkg.mkdir(parents=True)
+    shutil.copy(src / "__init__.py", pkg)
+    _run("gcc", "-O2", "-shared", "-fPIC", f"-I{python}/include/python3.12",
+         f"-I{src}", "-o", str(pkg / "_tinygeo.cpython-312-x86_64-linux-gnu.so"),
+         str(src / "_tinygeo.c"), f"-L{lib / 'lib'}", "-l:libtinygeo.so.1",
+         "-Wl,-rpath,$ORIGIN/../../..")
+    info = binding / SITE / "tinygeo-1.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinygeo\nVersion: 1.0.0\n")
+    (info / "INSTALLER").write_text("conda\n")
+    _assemble("tinygeo", "1.0.0", "py312h0_0", binding, channel,
+              ["python >=3.12,<3.13", "libtinygeo >=1.0,<1.1", "__glibc >=2.17"])
+
+
+def _fingerprint(python: Path) -> str:
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    for path in sorted(EXAMPLES.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            h.update(str(path.relative_to(EXAMPLES)).encode() + b"\0" + path.read_bytes())
+    h.update(str(python).encode())
+    return h.hexdigest()[:16]
+
+
+def build_example_channel(channel: Path) -> str:
+    python = find_cpython()
+    channel.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dockyard-example-") as tmp:
+        stage = Path(tmp) / "python"
+        _stage_python(python, stage)
+        _assemble("python", PYTHON_VERSION, "h0_dockyard", stage, channel, ["__glibc >=2.17"])
+        _tinygeo(python, Path(tmp), channel)
+    return build_channel(channel, [CondaPackage("poetry", "2.1.3", subdir="noarch",
+                                                depends=("python >=3.9",))])
+
+
+def _git_repo(bare: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="dockyard-xrpatch-") as tmp:
+        shutil.copytree(SOURCES / "xrpatch", tmp, dirs_exist_ok=True)
+        env = {**os.environ, "GIT_AUTHOR_NAME": "dockyard", "GIT_AUTHOR_EMAIL": "d@example.org",
+               "GIT_COMMITTER_NAME": "dockyard", "GIT_COMMITTER_EMAIL": "d@example.org",
+               "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+               "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z", "GIT_CONFIG_GLOBAL": "/dev/null"}
+        _run("git", "init", "-q", "-b", "main", tmp, env=env)
+        _run("git", "add", "-A", cwd=tmp, env=env)
+        _run("git", "commit", "-q", "-m", "xrpatch 0.3.0", cwd=tmp, env=env)
+        _run("git", "clone", "-q", "--bare", tmp, str(bare), env=env)
+
+
+def example_env(dest: str | Path) -> dict[str, str]:
+    """The environment under which the example's git URL reaches the local repository."""
+    return {"GIT_CONFIG_GLOBAL": str(Path(dest).resolve() / "gitconfig")}
+
+
+def make_example(dest: str | Path) -> Path:
+    """Build the example's channel and git repository under `dest`; return the project dir."""
+    dest = Path(dest).resolve()
+    stamp = dest / ".dockyard-example"
+    key = _fingerprint(find_cpython())
+    project = dest / "minicase"
+    if stamp.exists() and stamp.read_text() == key and project.is_dir():
+        return project
+    for sub in ("channel", "git", "minicase"):
+        shutil.rmtree(dest / sub, ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    url = build_example_channel(dest / "channel")
+    _git_repo(dest / "git" / "xrpatch.git")
+    (dest / "gitconfig").write_text(
+        f'[url "{(dest / "git" / "xrpatch.git").as_uri()}"]\n\tinsteadOf = {GIT_URL}\n')
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
+                                                                     "dockyard.lock"))
+    toml = project / "dockyard.toml"
+    toml.write_text(toml.read_text().replace("@CHANNEL@", url))
+    stamp.write_text(key)
+    return project
