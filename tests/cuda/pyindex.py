@@ -8,15 +8,11 @@ and a `torch/version.py`, only small. Each is also served as a PEP 658
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
-import threading
 import urllib.parse
 import zipfile
-from collections.abc import Iterator, Mapping
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -67,19 +63,8 @@ def write_index(root: Path, wheels: list[Path]) -> None:
         "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
+def serve(root: Path):
+    """Serve `root` on 127.0.0.1 (the same loopback server the conda channel tests use)."""
+    from dockyard.testing.channel import serve_channel
 
-
-@contextlib.contextmanager
-def serve(root: Path) -> Iterator[str]:
-    """Serve `root` on 127.0.0.1; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_channel(root)

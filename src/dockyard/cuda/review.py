@@ -176,7 +176,7 @@ class _Constraint:
     on: str  # the package constrained
     specifier: str
     by: str  # "pyproject.toml:42 (project.dependencies)", "torchvision 0.21.0", "poetry.lock"
-    kind: Literal["project", "settings", "pin", "package"]
+    kind: Literal["project", "settings", "pin", "package", "table"]
     text: str  # as written: "torchvision>=0.21.0,<0.22.0"
 
 
@@ -223,7 +223,7 @@ class _Context:
                 if name == "torch" and pkg.name in facts.TORCH_FAMILY else None
             if row is not None:  # no metadata at hand: the table knows the pairing
                 out.append(_Constraint(name, f"=={row.torch}.*", f"{pkg.name} {pkg.version}",
-                                       "package", f"torch=={row.torch}.* (dockyard's table)"))
+                                       "table", f"torch {row.torch}.x"))
         return out
 
     def _active(self, group: str) -> bool:
@@ -299,13 +299,14 @@ class _Context:
             if not _excludes(c.specifier, wanted_lines):
                 continue
             binding.append(c)
-            if c.kind == "package":
+            if c.kind in ("package", "table"):
                 dep_name, dep_version = c.by.rsplit(" ", 1)
                 dep_wanted = _companion_lines(dep_name, name, wanted_lines)
                 sub_chain, sub_binding = self._why(dep_name, dep_version, dep_wanted, depth + 1)
                 chain.extend(sub_chain)
                 binding.extend(sub_binding)
-                chain.append(f"{c.by} requires {c.text}")
+                chain.append(f"{c.by} requires {c.text}" if c.kind == "package" else
+                             f"{c.by} is built for {c.text} (dockyard's table)")
             elif c.kind == "pin":
                 chain.append(f"{c.by} pins {c.text} and [install] honour-project-lock is on, "
                              f"which excludes {what}")
