@@ -23,7 +23,9 @@ def test_tokens_are_stripped_from_everything_read(caplog):
             "source": [{"name": "corp", "url": f"https://u:{TOKEN}@corp.example/simple"}]},
             "uv": {"index": [{"name": "uvcorp", "url": f"https://u:{TOKEN}@uv.example/simple"}]}},
     })
-    env = parse_environment({"dependencies": [{"pip": [
+    env = parse_environment({
+        "channels": [f"https://conda.example/t/{TOKEN}/private", f"https://u:{TOKEN}@c.example/x"],
+        "dependencies": [f"https://conda.example/t/{TOKEN}/private::secretpkg", {"pip": [
         f"--index-url https://u:{TOKEN}@pip.example/simple",
         f"git+https://oauth2:{TOKEN}@gitlab.example/g/tool.git@main#egg=tool",
         "pkg @ https://files.example/p-1.0.tar.gz?token=" + TOKEN,
@@ -31,10 +33,14 @@ def test_tokens_are_stripped_from_everything_read(caplog):
     ]}]})
     reqs = parse_requirements(f"--extra-index-url https://u:{TOKEN}@x.example/simple\n"
                               f"thing @ git+https://u:{TOKEN}@h.example/t.git\n")
-    settings = parse_settings({"index": [{"name": "s", "url": f"https://u:{TOKEN}@s.example/"}]})
+    settings = parse_settings({"index": [{"name": "s", "url": f"https://u:{TOKEN}@s.example/"}],
+                               "conda": {"channels": [f"https://h.example/t/{TOKEN}/ch"]}})
     text = repr((pyproject, env, reqs, settings)) + caplog.text
     assert TOKEN not in text
     assert "github.com/o/pkg.git" in text and "pip.example/simple" in text
+    assert env.channels == ("https://conda.example/private", "https://c.example/x")
+    assert env.conda[0].channel == "https://conda.example/private"
+    assert settings.channels == ("https://h.example/ch",)
 
 
 @pytest.mark.parametrize("parse", [
@@ -43,6 +49,7 @@ def test_tokens_are_stripped_from_everything_read(caplog):
     lambda: parse_requirements(f"https://u:{TOKEN}@h/download\n"),
     lambda: parse_pyproject({"project": {"dependencies": [f"x @ https://u:{TOKEN}@h/ x"]}}),
     lambda: parse_environment({"dependencies": [f"https://u:{TOKEN}@h::x y z["]}),
+    lambda: parse_environment({"dependencies": [f"https://h/t/{TOKEN}/c::x y z["]}),
     lambda: parse_settings({"index": [{"name": "s", "url": f"u:{TOKEN}@nowhere"}]}),
     lambda: parse_settings({"install": {"constraints": [f"x @ https://u:{TOKEN}@h/ x"]}}),
 ])

@@ -15,7 +15,7 @@ from ..errors import SpecError
 from ..spec import CondaRequirement, Origin
 from .locate import OriginOf, no_positions
 from .model import Partial
-from .pep508 import safe_text
+from .pep508 import clean_channel, safe_text
 from .requirements import LineReader, NameOfPath, ReadInclude
 
 KNOWN_KEYS = ("name", "channels", "channel_priority", "dependencies", "prefix", "variables",
@@ -55,7 +55,7 @@ def match_spec(text: str, origin: Origin) -> CondaRequirement:
         raise SpecError(f"{safe_text(text)!r} names no package", where=str(origin),
                         hint="write NAME or NAME VERSION")
     return CondaRequirement(name=spec.name.normalized, spec=str(plain),
-                            channel=channel or None, origin=origin)
+                            channel=clean_channel(channel) if channel else None, origin=origin)
 
 
 def parse_environment(doc: Any, origin_of: OriginOf | None = None,
@@ -103,7 +103,7 @@ def parse_environment(doc: Any, origin_of: OriginOf | None = None,
         conda=tuple(conda),
         conda_pip=tuple(pip.reqs),
         constraints=tuple(pip.constraints),
-        channels=tuple(str(c) for c in channels if str(c) != "nodefaults"),
+        channels=tuple(clean_channel(str(c)) for c in channels if str(c) != "nodefaults"),
         channel_priority=str(priority) if priority is not None else None,
         indexes=tuple(pip.indexes),
         includes=tuple(pip.includes),

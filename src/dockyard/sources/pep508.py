@@ -29,9 +29,19 @@ def clean_url(url: str) -> str:
 _BARE_USERINFO = re.compile(r"(?<![\w/])[^\s/@:'\"]+:[^\s/@'\"]+@")
 
 
+_CONDA_TOKEN = re.compile(r"(://[^/\s]+)/t/[^/\s]+")
+
+
 def safe_text(text: str) -> str:
-    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact)."""
-    return _BARE_USERINFO.sub("***@", redact(text))
+    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact)
+    and anaconda.org-style channel tokens (`https://host/t/TOKEN/channel`)."""
+    return _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
+
+
+def clean_channel(channel: str) -> str:
+    """A conda channel without credentials: userinfo and the `/t/TOKEN` segment removed
+    (conda reads such tokens from its own configuration, not from the URL we keep)."""
+    return _CONDA_TOKEN.sub(r"\1", clean_url(channel))
 
 
 def git_source(url: str, kind: str = "default", ref: str | None = None,

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from ..errors import SpecError
 from ..spec import Index, Settings
 from .locate import OriginOf, Path_, format_field, no_positions
-from .pep508 import clean_url, safe_text
+from .pep508 import clean_channel, clean_url, safe_text
 from .readers import load_toml
 
 FILENAME = "dockyard.toml"
@@ -157,7 +157,7 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
         extras=tuple(values.get("install.extras", ())),
         constraints=tuple(values.get("install.constraints", ())),
         sources=free["sources"],  # type: ignore[arg-type]
-        channels=tuple(values.get("conda.channels", ())),
+        channels=tuple(clean_channel(c) for c in values.get("conda.channels", ())),
         channel_priority=values.get("conda.channel-priority"),
         indexes=indexes,
         routes=free["routes"],
