@@ -174,3 +174,9 @@ def test_git_with_branch_and_tag_is_refused():
     with pytest.raises(SpecError, match="sets branch and tag"):
         parse_pyproject({"tool": {"poetry": {"dependencies": {
             "a": {"git": "https://h/a.git", "branch": "main", "tag": "v1"}}}}})
+
+
+def test_source_pypi_is_the_implicit_index():
+    (req,) = parse_pyproject({"tool": {"poetry": {"dependencies": {
+        "rich": {"version": "*", "source": "PyPI"}}}}}).pypi
+    assert req.index is None

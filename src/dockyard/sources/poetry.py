@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -196,13 +197,15 @@ def parse_poetry(doc: Mapping[str, Any], origin_of: OriginOf) -> dict[str, Any]:
 
     for index, source in enumerate(poetry.get("source", [])):
         found["indexes"].append(_source(source, base + ("source", index), origin_of))
+    if not any(i.name.lower() == "pypi" for i in found["indexes"]):
+        # `source = "pypi"` names poetry's implicit PyPI: no index to route to
+        found["pypi"] = [_regroup(r, r.group, index=None) if (r.index or "").lower() == "pypi"
+                         else r for r in found["pypi"]]
     return found
 
 
-def _regroup(req: PypiRequirement, group: str) -> PypiRequirement:
-    from dataclasses import replace
-
-    return replace(req, group=group)
+def _regroup(req: PypiRequirement, group: str, **changes: Any) -> PypiRequirement:
+    return replace(req, group=group, **changes)
 
 
 def _source(source: Mapping[str, Any], path: Path_, origin_of: OriginOf) -> Index:
