@@ -43,6 +43,7 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     with ui.step("Locking") as progress:
         lock = lock_project(spec, progress=progress)
     write_atomic(path, dumps(lock))
+    _readable(path)
     s = summary(lock)
     ui.ok(f"wrote {path} ({s['conda']} conda, {s['pypi']} PyPI packages; "
           f"Python {lock.target.python})")
@@ -51,3 +52,12 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     for note in s["notes"]:
         ui.info(f"  note: {note}")
     return 0
+
+
+def _readable(path: Path) -> None:
+    """A lock is committed with the project: readable as the umask allows, not 0600."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
