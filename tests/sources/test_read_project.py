@@ -80,8 +80,11 @@ def test_empty_folder(tmp_path):
 
 
 def test_not_a_folder(tmp_path):
-    with pytest.raises(SpecError, match="not a directory"):
+    with pytest.raises(SpecError, match="no such directory"):
         read_project(tmp_path / "missing")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SpecError, match="not a directory"):
+        read_project(tmp_path / "file")
 
 
 def test_both_environment_files(tmp_path):

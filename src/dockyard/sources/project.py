@@ -117,7 +117,8 @@ def read_project(root: Path, settings_path: Path | None = None, *,
     """
     root = Path(root).resolve()
     if not root.is_dir():
-        raise SpecError("not a directory", where=str(root), hint="pass the project folder")
+        raise SpecError("not a directory" if root.exists() else "no such directory",
+                        where=str(root), hint="pass the project folder (--project DIR)")
     reads = _Reads(root)
     parts: list[Partial] = []
     pyproject_doc: Mapping[str, Any] = {}
@@ -153,9 +154,8 @@ def read_project(root: Path, settings_path: Path | None = None, *,
             parts.append(part)
     if not reads.files:
         raise SpecError("no project files found", where=str(root),
-                        hint="dockyard reads pyproject.toml, poetry.lock, uv.lock, "
-                             "environment.yml and requirements*.txt; run it in the project "
-                             "folder or pass --project DIR")
+                        hint=f"dockyard reads {', '.join(KNOWN_FILES[:-1])}; run it in the "
+                             "project folder or pass --project DIR")
 
     settings, positions = Settings(), no_positions(FILENAME)
     settings_file = Path(settings_path) if settings_path else root / FILENAME
