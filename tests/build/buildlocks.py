@@ -1,4 +1,4 @@
-"""Hand-written locks for build tests: PyPI pins recorded from `uv pip compile --generate-hashes`."""
+"""Hand-written locks for build tests: PyPI pins recorded by `uv pip compile --generate-hashes`."""
 
 from __future__ import annotations
 
