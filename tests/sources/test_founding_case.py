@@ -104,3 +104,17 @@ def test_reading_changes_nothing(fixed_case):
 
 def test_shared_case_is_where_tests_expect():
     assert (CASE / "pyproject.toml").is_file()
+
+
+def test_matches_expected_outputs(fixed_case):
+    import json
+
+    from dockyard.sources.initfile import render_settings
+
+    from .conftest import PROJECTS
+    from .test_read_project import summary
+
+    spec = read_project(fixed_case)
+    expected = PROJECTS / "dctools-seed"
+    assert summary(spec) == json.loads((expected / "expected.json").read_text())
+    assert render_settings(spec, TOOLS) == (expected / "dockyard.toml.expected").read_text()
