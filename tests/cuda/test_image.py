@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 from dockyard.cuda.conda import conda_constraints, conda_specs, override_env, virtual_cuda
 from dockyard.cuda.image import duplicate_cuda, nvidia_env, required_cuda
@@ -38,6 +39,14 @@ def test_set_from_target_when_the_base_disagrees_or_is_silent():
     assert nvidia_env(None, {}) == {}
 
 
+def test_called_as_dockyard_build_does_with_a_lock_and_base_facts():
+    lock = lock_from_uv("022")
+    lock = replace(lock, target=replace(lock.target, cuda="12.6"))
+    facts = SimpleNamespace(env=tuple({**BASE_126, "NVIDIA_REQUIRE_CUDA": "cuda>=12.4"}.items()))
+    assert nvidia_env(lock, facts) == {"NVIDIA_REQUIRE_CUDA": "cuda>=12.6"}
+    assert nvidia_env(lock_from_uv("022"), facts) == {}  # no target CUDA in the lock
+
+
 def test_duplicates_of_the_cu126_wheels_on_a_12_6_base_allow_reuse():
     report = duplicate_cuda("12.6.3", CUDA_126_LIBS, lock_from_uv("022"))
     names = {d.package for d in report.duplicates}
@@ -67,6 +76,17 @@ def test_measured_sizes_win_and_conda_counts_too():
     by = {d.package: d for d in report.duplicates}
     assert by["libcublas"].bytes == 123 and not by["libcublas"].estimated
     assert by["cuda-cudart"].owner == "conda" and report.reuse_allowed
+
+
+def test_from_the_probe_only_what_it_found_counts():
+    from dockyard.cuda.image import duplicates_against_base
+    from dockyard.probe.facts import CudaFacts
+
+    base = SimpleNamespace(cuda=CudaFacts("12.6.3", ("/usr/local/cuda-12.6",),
+                                          ("/usr/local/cuda-12.6/lib64/libcudart.so.12",)))
+    report = duplicates_against_base(base, lock_from_uv("022"))
+    assert [d.package for d in report.duplicates] == ["nvidia-cuda-runtime-cu12"]
+    assert report.reuse_allowed
 
 
 def test_nothing_duplicated_without_a_base_toolkit():

@@ -30,8 +30,17 @@ def required_cuda(require: str) -> str | None:
     return m["v"] if m else None
 
 
-def nvidia_env(target_cuda: str | None, base_env: Mapping[str, str]) -> dict[str, str]:
-    """NVIDIA_* variables the image must set (empty when the base's already agree)."""
+def nvidia_env(target_cuda: str | Lock | None, base_env: Mapping[str, str] | object
+               ) -> dict[str, str]:
+    """NVIDIA_* variables the image must set (empty when the base's already agree).
+
+    `target_cuda`: "12.6", or a Lock (its target.cuda); `base_env`: the base's ENV as a
+    mapping, or the probe's BaseFacts (its `env` pairs), as `dockyard build` passes them.
+    """
+    if isinstance(target_cuda, Lock):
+        target_cuda = target_cuda.target.cuda or None
+    if not isinstance(base_env, Mapping):
+        base_env = dict(getattr(base_env, "env", ()) or ())
     if not target_cuda:
         return {}
     target = facts.major_minor(target_cuda)
@@ -145,6 +154,19 @@ def duplicate_cuda(base_cuda: str | None, base_libs: Iterable[str], lock: Lock, 
                            tuple(sorted(dups, key=lambda d: -d.bytes)), allowed, reason)
 
 
+def duplicates_against_base(base: object, lock: Lock, *,
+                            sizes: Mapping[str, int] | None = None) -> DuplicateReport:
+    """`duplicate_cuda` from the probe's BaseFacts: its CUDA version and the libraries found.
+
+    The probe lists libcudart (and `libraries`, when it learns to list the toolkit's other
+    libraries); what it does not list is not counted as duplicated: no guessing.
+    """
+    cuda = getattr(base, "cuda", None)
+    version = getattr(cuda, "version", "") or None
+    libs = (*getattr(cuda, "cudart", ()), *getattr(cuda, "libraries", ()))
+    return duplicate_cuda(version, libs, lock, sizes=sizes)
+
+
 def _library_of(pkg: LockedPackage) -> str | None:
     if pkg.owner == "pypi":
         return _wheel_library(pkg.name)
@@ -179,4 +201,5 @@ def _reuse(base: str | None, env: str | None, dups: list[Duplicate]) -> tuple[bo
                   "allowed only after a GPU check of the built image")
 
 
-__all__ = ["Duplicate", "DuplicateReport", "duplicate_cuda", "nvidia_env", "required_cuda"]
+__all__ = ["Duplicate", "DuplicateReport", "duplicate_cuda", "duplicates_against_base",
+           "nvidia_env", "required_cuda"]
