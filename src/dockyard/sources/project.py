@@ -184,8 +184,8 @@ def check_settings(spec: ProjectSpec, origin_of: OriginOf | None = None) -> None
         if index not in indexes:
             raise SpecError(f"routes.{package}: no index named {index!r} is declared",
                             where=_at(origin_of, ("routes", package)),
-                            hint=f"declare it in an [[index]] section (name = {index!r}, url = "
-                                 f"...){_listing('declared indexes', indexes)}")
+                            hint=f'declare it in an [[index]] section (name = "{index}", url = '
+                                 f'"..."){_listing("declared indexes", indexes)}')
     for req in spec.pypi + spec.conda_pip:
         if req.index and req.index not in indexes:
             raise SpecError(f"{req.name} asks for source {req.index!r}, which is not declared",
