@@ -173,3 +173,31 @@ def test_existing_index_is_reused_in_the_route(project, metadata):
         Index("pytorch-cu126", "https://download.pytorch.org/whl/cu126", explicit=True),)))
     review = review_lock(lock_from_uv("old"), spec, metadata=metadata)
     assert "[[index]]" not in review.findings[0].fixes[0].text
+
+
+def test_a_poetry_lock_pin_is_named_and_can_be_released(project, metadata):
+    from dockyard.spec import Pin
+
+    spec = project()
+    spec = replace(spec, pypi=tuple(r for r in spec.pypi if r.name != "torchvision"),
+                   pins=(Pin("torch", "2.6.0", "poetry.lock"),))
+    lock = replace(lock_from_uv("old"), packages=tuple(
+        p for p in lock_from_uv("old").packages if p.name != "torchvision"))
+    (finding,) = review_lock(lock, spec, metadata=metadata).errors
+    assert any(s.startswith("poetry.lock pins torch==2.6.0") for s in finding.chain)
+    assert any(f.text == "[install]\nhonour-project-lock = false" for f in finding.fixes)
+
+
+def test_a_stray_runtime_wheel_gets_a_narrowing_fix(project):
+    lock = lock_from_uv("cupy")
+    lock = replace(lock, packages=lock.packages + (
+        LockedPackage("nvidia-cuda-runtime-cu12", "12.9.79", "pypi", "https://pypi.org/simple",
+                      "dependency of jax-cuda12-plugin"),
+        LockedPackage("jax-cuda12-plugin", "0.12.0", "pypi", "https://pypi.org/simple",
+                      "requested", depends=("nvidia-cuda-runtime-cu12",)),
+    ))
+    lock = replace(lock, packages=tuple(p for p in lock.packages if p.name != "cupy-cuda11x"))
+    (finding,) = review_lock(lock, project()).errors
+    assert finding.package == "nvidia-cuda-runtime-cu12" and finding.cuda == "12.9"
+    assert "jax-cuda12-plugin 0.12.0 depends on nvidia-cuda-runtime-cu12" in finding.chain
+    assert '"nvidia-cuda-runtime-cu12>=12.6,<12.7"' in finding.fixes[0].text

@@ -466,9 +466,21 @@ class _Context:
 
     def library_finding(self, need: Need) -> Finding:
         chain = [need.evidence, *self._asked_by(need.package), f"the target is CUDA {self.target}"]
+        fixes = []
+        major = self.target.split(".")[0]
+        same_family = (need.package.endswith(f"-cu{major}") or need.package == "cuda-toolkit"
+                       or (need.package == "nvidia-cuda-runtime" and int(major) >= 13))
+        if need.owner == "pypi" and need.package in facts.CUDA_VERSIONED and same_family:
+            pin = f"{need.package}>={self.target},<{_next_line(self.target)}"
+            fixes.append(Fix(
+                f"keep {need.package} on the CUDA {self.target} line, if the packages that "
+                "depend on it allow it (narrowing is what [install] constraints can do)",
+                "dockyard.toml",
+                "[install]\nconstraints = [" + ", ".join(
+                    f'"{t}"' for t in (*self.spec.settings.constraints, pin)) + "]"))
         return Finding(need.package, need.version, need.cuda, self.target, "error",
                        f"{need.package} {need.version} is a CUDA {need.cuda} library; the target "
-                       f"is CUDA {self.target}", tuple(_dedupe(chain)), ())
+                       f"is CUDA {self.target}", tuple(_dedupe(chain)), tuple(fixes))
 
 
 # -- helpers --------------------------------------------------------------------------------
