@@ -4,8 +4,9 @@
 from PyPI, registered as kernelspec "app" where the base's Jupyter looks
 (/opt/python/share/jupyter/kernels), with a dockyard.lock and the labels
 io.dockyard.kernel / io.dockyard.lock that `dockyard build` sets.
-"app-broken": the same plus a locally built wheel whose module raises
-ImportError at import, listed in its lock (like pyarrow 26 on numpy 1.26).
+"app-broken": the same plus locally built wheels listed in its lock: one whose
+module raises ImportError at import (like pyarrow 26 on numpy 1.26), one whose
+import kills the interpreter (SIGSEGV).
 """
 
 from __future__ import annotations
@@ -43,14 +44,13 @@ def make_lock(python: str = "3.13", extra: dict[str, str] | None = None) -> Lock
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same wheel bytes, the same tag
 
 
-def _broken_wheel(folder: Path) -> str:
-    """A real wheel, built by hand: installs fine, fails at import."""
-    name = "brokenmod-1.0-py3-none-any.whl"
+def _wheel(folder: Path, dist: str, init: str) -> str:
+    """A real wheel, built by hand: it installs fine; what its import does is `init`."""
+    name = f"{dist}-1.0-py3-none-any.whl"
     files = {
-        "brokenmod/__init__.py": f"raise ImportError({BROKEN_MESSAGE!r})\n",
-        "brokenmod-1.0.dist-info/METADATA":
-            "Metadata-Version: 2.1\nName: brokenmod\nVersion: 1.0\n",
-        "brokenmod-1.0.dist-info/WHEEL":
+        f"{dist}/__init__.py": init,
+        f"{dist}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n",
+        f"{dist}-1.0.dist-info/WHEEL":
             "Wheel-Version: 1.0\nGenerator: dockyard-tests\nRoot-Is-Purelib: true\n"
             "Tag: py3-none-any\n",
     }
@@ -61,10 +61,18 @@ def _broken_wheel(folder: Path) -> str:
             zf.writestr(zipfile.ZipInfo(path, date_time=_EPOCH), data)
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
             record.append(f"{path},sha256={digest.decode()},{len(data)}")
-        record.append("brokenmod-1.0.dist-info/RECORD,,")
-        zf.writestr(zipfile.ZipInfo("brokenmod-1.0.dist-info/RECORD", date_time=_EPOCH),
+        record.append(f"{dist}-1.0.dist-info/RECORD,,")
+        zf.writestr(zipfile.ZipInfo(f"{dist}-1.0.dist-info/RECORD", date_time=_EPOCH),
                     "\n".join(record) + "\n")
     return name
+
+
+BROKEN_WHEELS = {
+    # like pyarrow 26 on numpy 1.26: resolves, installs, fails at import
+    "brokenmod": f"raise ImportError({BROKEN_MESSAGE!r})\n",
+    # a native crash at import (SIGSEGV): the kernel dies, the server restarts it
+    "crashmod": "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+}
 
 
 KERNEL_JSON = {
@@ -91,22 +99,23 @@ USER 1000
 """
     if broken:
         text += """\
-COPY --chown=1000:100 brokenmod-1.0-py3-none-any.whl /tmp/
+COPY --chown=1000:100 *.whl /tmp/wheels/
 RUN /opt/app/bin/pip install --no-index --no-cache-dir --disable-pip-version-check \\
-      /tmp/brokenmod-1.0-py3-none-any.whl && rm /tmp/brokenmod-1.0-py3-none-any.whl
+      /tmp/wheels/*.whl && rm -r /tmp/wheels
 """
     return text
 
 
 def build_app(engine, base: str, *, broken: bool = False) -> str:
-    lock = make_lock(extra={"brokenmod": "1.0"} if broken else None)
+    lock = make_lock(extra=dict.fromkeys(BROKEN_WHEELS, "1.0") if broken else None)
     with tempfile.TemporaryDirectory(prefix="dockyard-verify-app-") as tmp:
         ctx = Path(tmp)
         (ctx / "Containerfile").write_text(_containerfile(base, broken))
         (ctx / "kernel.json").write_text(json.dumps(KERNEL_JSON, indent=1))
         (ctx / "dockyard.lock").write_text(dumps(lock))
         if broken:
-            _broken_wheel(ctx)
+            for dist, init in BROKEN_WHEELS.items():
+                _wheel(ctx, dist, init)
         digest = hashlib.sha256()
         for path in sorted(ctx.iterdir()):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())

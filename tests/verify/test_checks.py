@@ -74,17 +74,33 @@ def test_app_env_check():
 def test_kernel_code_runs_on_a_real_interpreter(tmp_path):
     """The code verify sends to the kernel, run here by a real Python."""
     (tmp_path / "lock").write_text("x = 1\n")
-    code = probe.facts_code(str(tmp_path / "lock")) + probe.imports_code(
-        ["packaging", "surely-not-installed-dist"])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(probe.MARKER)]
-    facts = json.loads(lines[0][len(probe.MARKER):])
+    def python(code):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout
+
+    facts = probe.parse_marked(python(probe.facts_code(str(tmp_path / "lock"))))
     assert facts["lock_text"] == "x = 1\n" and facts["python"].startswith("3.")
-    results = probe.parse_marked(done.stdout)
+    run = probe.parse_imports(python(probe.imports_code(["packaging", "surely-not-installed"])))
+    assert run.finished and run.crashed_in is None
+    results = run.results
     assert results[0]["dist"] == "packaging" and results[0]["modules"] == ["packaging"]
     assert results[0]["failures"] == {}
     assert results[1]["missing"] is True
+
+
+def test_an_import_that_kills_the_interpreter_is_named():
+    stdout = "\n".join([
+        probe.MARKER + json.dumps({"dist": "a", "version": "1", "modules": ["a"],
+                                   "failures": {}}),
+        probe.STARTING + json.dumps(["b", "2", "b_native"]),
+        "some noise",
+    ])
+    run = probe.parse_imports(stdout)
+    assert not run.finished and [r["dist"] for r in run.results] == ["a"]
+    assert run.crashed_in == ("b", "2", "b_native")
+    check = probe.check_imports([*run.results, probe.crash_result(run.crashed_in)])
+    assert check.problems == ("import b_native (b 2): the kernel died during this import "
+                              "(the interpreter crashed or exited)",)
 
 
 def test_choose_kernel():

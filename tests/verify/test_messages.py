@@ -37,3 +37,12 @@ def test_execution_error():
     run.feed(_msg("error", {"ename": "ImportError", "evalue": "no", "traceback": ["t1", "t2"]}))
     run.feed(_msg("status", {"execution_state": "idle"}))
     assert run.error == "ImportError: no" and run.traceback == ("t1", "t2") and run.done
+
+
+def test_a_kernel_death_notice_ends_the_execution():
+    run = Execution("m1")
+    run.feed(_msg("stream", {"name": "stdout", "text": "x"}))
+    # the server's notice has no parent
+    assert run.feed({"header": {"msg_type": "status"}, "parent_header": {},
+                     "content": {"execution_state": "restarting"}, "channel": "iopub"})
+    assert run.died and run.stdout == "x"

@@ -60,7 +60,9 @@ def test_failing_import_is_reported_with_its_message(podman, broken_app_image, a
     code, out, err = _cli(["verify", broken_app_image])
     assert code == 1, out + err
     assert f"import brokenmod (brokenmod 1.0): ImportError: {app_helpers.BROKEN_MESSAGE}" in out
+    assert "import crashmod (crashmod 1.0): the kernel died during this import" in out
     assert "✗ imports" in out
+    assert "✓ versions: 4 PyPI distributions compared with the lock" in out  # all were read
     assert "✓ not root" in out
 
 

@@ -29,6 +29,14 @@ class JupyterClient:
         return {"Authorization": f"token {self.token}"} if self.token else {}
 
     def request(self, method: str, path: str, body: dict | None = None):
+        """One REST call; an HTTP error becomes a VerifyError with the server's message."""
+        try:
+            return self._request(method, path, body)
+        except urllib.error.HTTPError as exc:
+            raise VerifyError(f"the Jupyter server answered {method} {path} with "
+                              f"HTTP {exc.code}: {_server_message(exc)}") from None
+
+    def _request(self, method: str, path: str, body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
         headers = {**self._headers(), "Content-Type": "application/json"}
         req = urllib.request.Request(self.base_url + path, data=data, method=method,
@@ -40,7 +48,7 @@ class JupyterClient:
     def status(self) -> dict | None:
         """The server's /api/status, or None while it does not answer yet."""
         try:
-            return self.request("GET", "/api/status")
+            return self._request("GET", "/api/status")
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise VerifyError(
@@ -61,7 +69,7 @@ class JupyterClient:
     def stop_kernel(self, kernel_id: str) -> None:
         try:
             self.request("DELETE", f"/api/kernels/{kernel_id}")
-        except (urllib.error.URLError, OSError, ValueError):
+        except (VerifyError, urllib.error.URLError, OSError, ValueError):
             pass  # the container goes away next anyway
 
     def execute(self, kernel_id: str, code: str, *, timeout: float) -> Execution:
@@ -92,14 +100,19 @@ class JupyterClient:
                 except websocket.WebSocketTimeoutException:
                     continue
                 except websocket.WebSocketConnectionClosedException:
-                    raise VerifyError(
-                        "the kernel's websocket closed while running the checks "
-                        "(the kernel died: an import may have crashed the interpreter)",
-                        hint="see the container's log, or run the imports by hand in the image",
-                    ) from None
+                    run.died = run.done = True  # the kernel went away with its channels
+                    break
                 if isinstance(raw, bytes):  # binary frames: buffers we do not ask for
                     continue
                 run.feed(json.loads(raw))
         finally:
             ws.close()
         return run
+
+
+def _server_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read().decode() or "{}")
+    except (ValueError, OSError):
+        return exc.reason or ""
+    return body.get("message") or body.get("reason") or str(exc.reason)

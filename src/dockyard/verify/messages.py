@@ -52,14 +52,19 @@ class Execution:
     traceback: tuple[str, ...] = ()
     done: bool = False
     reply_status: str | None = None
+    died: bool = False  # the kernel died (and the server restarts it) before finishing
     _states: list[str] = field(default_factory=list)
 
     def feed(self, msg: dict) -> bool:
         """Take one message; True once the execution is over (iopub status idle)."""
-        if (msg.get("parent_header") or {}).get("msg_id") != self.msg_id:
-            return self.done
         kind = (msg.get("header") or {}).get("msg_type") or msg.get("msg_type")
         content = msg.get("content") or {}
+        # The server's own notices of a kernel death carry no parent.
+        if kind == "status" and content.get("execution_state") in ("restarting", "dead"):
+            self.died = self.done = True
+            return True
+        if (msg.get("parent_header") or {}).get("msg_id") != self.msg_id:
+            return self.done
         if kind == "stream":
             if content.get("name") == "stderr":
                 self.stderr += content.get("text", "")

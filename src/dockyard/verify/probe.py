@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from string import Template
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -18,6 +19,8 @@ from ..lock.model import Lock
 from .report import Check
 
 MARKER = "DOCKYARD-VERIFY "
+STARTING = "DOCKYARD-VERIFY-IMPORTING "
+DONE = "DOCKYARD-VERIFY-DONE"
 
 _FACTS = r'''
 def _dockyard_facts(lock_path):
@@ -45,8 +48,8 @@ def _dockyard_facts(lock_path):
                 out["lock_text"] = fh.read()
         except OSError as exc:
             out["lock_error"] = "%s: %s" % (type(exc).__name__, exc)
-    print(MARKER + json.dumps(out))
-_dockyard_facts(LOCK_PATH)
+    print(${MARKER} + json.dumps(out))
+_dockyard_facts(${LOCK_PATH})
 del _dockyard_facts
 '''
 
@@ -85,37 +88,77 @@ def _dockyard_imports(dists):
                 keep.add(n)
         return sorted(keep)
 
-    results = []
+    # One line per distribution as soon as it is done, and one before each import, so
+    # that an import that kills the interpreter (a segfault, os._exit) is still named.
     for name in dists:
         entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False}
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
             entry["missing"] = True
-            results.append(entry)
+            print(${MARKER} + json.dumps(entry), flush=True)
             continue
         entry["version"] = dist.version
         entry["modules"] = tops(dist)
         for mod in entry["modules"]:
+            print(${STARTING} + json.dumps([name, dist.version, mod]), flush=True)
             try:
                 importlib.import_module(mod)
             except BaseException as exc:  # an import may raise anything, even SystemExit
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
-        results.append(entry)
-    print(MARKER + json.dumps(results))
-_dockyard_imports(DISTS)
+        print(${MARKER} + json.dumps(entry), flush=True)
+    print(${DONE}, flush=True)
+_dockyard_imports(${DISTS})
 del _dockyard_imports
 '''
 
 
+def _fill(template: str, **values) -> str:
+    marks = {"MARKER": MARKER, "STARTING": STARTING, "DONE": DONE}
+    return Template(template).substitute({k: repr(v) for k, v in {**marks, **values}.items()})
+
+
 def facts_code(lock_path: str | None) -> str:
-    return _FACTS.replace("MARKER", repr(MARKER)).replace("LOCK_PATH", repr(lock_path))
+    return _fill(_FACTS, LOCK_PATH=lock_path)
 
 
 def imports_code(dists: Sequence[str]) -> str:
-    return _IMPORTS.replace("MARKER", repr(MARKER)).replace("DISTS", repr(list(dists)))
+    return _fill(_IMPORTS, DISTS=list(dists))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRun:
+    """What one run of the import code printed: finished distributions, and if the
+    interpreter died, the import it died in."""
+
+    results: tuple[dict, ...]
+    finished: bool  # the code reached its end
+    crashed_in: tuple[str, str, str] | None = None  # (dist, version, module)
+
+
+def parse_imports(stdout: str) -> ImportRun:
+    results: list[dict] = []
+    current = None
+    finished = False
+    for line in stdout.splitlines():
+        if line.startswith(STARTING):
+            current = tuple(json.loads(line[len(STARTING):]))
+        elif line.startswith(MARKER):
+            results.append(json.loads(line[len(MARKER):]))
+            current = None
+        elif line.strip() == DONE:
+            finished = True
+    return ImportRun(tuple(results), finished, None if finished else current)
+
+
+def crash_result(crashed_in: tuple[str, str, str]) -> dict:
+    """The entry of a distribution whose import killed the kernel's interpreter."""
+    dist, version, module = crashed_in
+    return {"dist": dist, "version": version, "modules": [module], "missing": False,
+            "failures": {module: "the kernel died during this import "
+                                 "(the interpreter crashed or exited)"}}
 
 
 def parse_marked(stdout: str):

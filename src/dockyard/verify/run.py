@@ -209,8 +209,7 @@ def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app
     checks.append(probe.check_user(facts, env.get("USERNAME")))
     if the_lock is not None:
         wanted = probe.wanted_distributions(the_lock)
-        results = _run_marked(client, kernel_id,
-                              probe.imports_code([w.dist for w in wanted]), exec_timeout)
+        results = _import_all(client, kernel_id, [w.dist for w in wanted], exec_timeout)
         checks.append(probe.check_imports(results))
         checks.append(probe.check_versions(results, wanted))
     else:
@@ -234,8 +233,53 @@ def _host_lock(lock) -> tuple[Lock | None, str]:
     return loads(text, filename=str(path)), str(path)
 
 
+MAX_CRASHES = 5
+
+
+def _import_all(client: JupyterClient, kernel_id: str, dists: list[str], timeout: float):
+    """Import every module of `dists`; an import that kills the interpreter is recorded,
+    and the rest goes on in the kernel the server restarts (a few times at most)."""
+    results: list[dict] = []
+    left = list(dists)
+    for _ in range(MAX_CRASHES + 1):
+        run = client.execute(kernel_id, probe.imports_code(left), timeout=timeout)
+        if run.error:
+            raise VerifyError(f"verify's own code failed in the kernel: {run.error}",
+                              hint="\n".join(run.traceback[-3:]) or None)
+        got = probe.parse_imports(run.stdout)
+        results += got.results
+        if got.finished:
+            return results
+        if not run.died or got.crashed_in is None:
+            raise VerifyError("the kernel stopped before verify's imports finished",
+                              hint=f"kernel stderr: {run.stderr[-500:]}")
+        results.append(probe.crash_result(got.crashed_in))
+        done = {r["dist"] for r in results}
+        left = [d for d in left if d not in done]
+        if not left:
+            return results
+        _wait_for_kernel(client, kernel_id, timeout=60)
+    raise VerifyError(f"the kernel died {MAX_CRASHES + 1} times while importing; "
+                      f"not checked: {', '.join(left)}",
+                      hint="run the imports by hand in the image to see what crashes")
+
+
+def _wait_for_kernel(client: JupyterClient, kernel_id: str, timeout: float) -> None:
+    """After a crash the server restarts the kernel; wait until it says so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.request("GET", f"/api/kernels/{kernel_id}").get("execution_state")
+        if state in ("idle", "busy"):
+            return
+        time.sleep(0.5)
+    raise VerifyError("the kernel did not come back after it died during an import")
+
+
 def _run_marked(client: JupyterClient, kernel_id: str, code: str, timeout: float):
     run = client.execute(kernel_id, code, timeout=timeout)
+    if run.died:
+        raise VerifyError("the kernel died while verify read its facts",
+                          hint="see the container's log (`podman logs`)")
     if run.error:
         raise VerifyError(f"verify's own code failed in the kernel: {run.error}",
                           hint="\n".join(run.traceback[-3:]) or None)
