@@ -60,14 +60,14 @@ class CudaReview:
     def ok(self) -> bool:
         return not self.errors
 
-    def report(self) -> str:
+    def report(self, *, header: bool = True) -> str:
         """The human report: what disagrees, why, and what to paste where."""
         lines: list[str] = []
-        if self.target:
+        if self.target and header:
             lines.append(f"target CUDA {self.target} (from {self.target_origin})")
         lines.extend(f"note: {n}" for n in self.notes)
         for f in self.findings:
-            lines.append(f"{f.severity}: {f.problem}")
+            lines.append(f"{f.severity}: {f.problem}" if header else f"- {f.problem}")
             lines.extend(f"  why: {step}" for step in f.chain)
             for i, fix in enumerate(f.fixes, 1):
                 lines.append(f"  fix {i}: {fix.summary}")
@@ -148,8 +148,8 @@ def check_lock(lock: Lock, spec: ProjectSpec, *, metadata: MetadataFetcher | Non
     if review.errors and not accept:
         first = review.errors[0]
         raise CudaMismatchError(
-            f"the locked GPU packages need another CUDA than the target {review.target}:\n"
-            + review.report(),
+            f"the locked GPU packages disagree with the target CUDA {review.target} "
+            f"(from {review.target_origin}):\n" + review.report(header=False),
             where=str(spec.settings.origin.file) + " ([target] cuda)",
             hint=(first.fixes[0].summary if first.fixes else "change the GPU requirements")
             + "; or lock anyway with `[cuda] accept-mismatch = true` / --accept-cuda-mismatch",
