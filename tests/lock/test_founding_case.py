@@ -6,48 +6,30 @@ twice through the CLI to prove the bytes are the same; several checks read it.
 
 from __future__ import annotations
 
-import shutil
 import tomllib
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from dockyard.cli import main
 from dockyard.lock.model import loads
-from dockyard.testing.channel import build_channel, founding_case_packages
+from dockyard.testing.channel import founding_case
 
 pytestmark = pytest.mark.network
-CASE = Path(__file__).resolve().parents[3] / "shared" / "cases" / "dctools-seed"
-if not CASE.is_dir():
-    CASE = Path("/work/shared/cases/dctools-seed")
-
-
-def copy_case(dest: Path, channel: str) -> Path:
-    dest.mkdir()
-    for name in ("pyproject.toml", "environment.yml"):
-        shutil.copyfile(CASE / name, dest / name)
-    env = dest / "environment.yml"
-    # The case's line 7 is not a match spec (a bad-input case of the readers): fix the copy.
-    env.write_text(env.read_text().replace('python(">=3.11.0,<3.14.0")', "python >=3.11.0,<3.14.0"))
-    (dest / "dockyard.toml").write_text(
-        f'[target]\nglibc = "2.28"\ncuda = "12.6"\n\n[conda]\nchannels = ["{channel}"]\n')
-    return dest
 
 
 @pytest.fixture(scope="module")
-def founding(tmp_path_factory, github_standins):
-    base = tmp_path_factory.mktemp("founding")
-    channel = build_channel(base / "channel", founding_case_packages())
-    project = copy_case(base / "dctools", channel)
+def founding(tmp_path_factory):
+    case = founding_case(tmp_path_factory.mktemp("founding"))
+    project = case.project
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GIT_CONFIG_GLOBAL", github_standins["config"])
+        mp.setenv("GIT_CONFIG_GLOBAL", str(case.gitconfig))
         assert main(["lock", "--project", str(project)]) == 0
         first = (project / "dockyard.lock").read_bytes()
         assert main(["lock", "--project", str(project)]) == 0
         second = (project / "dockyard.lock").read_bytes()
     return {"project": project, "first": first, "second": second,
-            "lock": loads(first.decode()), "git": github_standins}
+            "lock": loads(first.decode()), "git": case.commits}
 
 
 def test_same_inputs_same_bytes(founding):

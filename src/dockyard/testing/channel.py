@@ -142,3 +142,88 @@ def founding_case_packages(python: str = "3.12.11") -> list[CondaPackage]:
         CondaPackage("poetry", "2.1.3", "pyh_0", subdir="noarch",
                      depends=("python >=3.9",), dist="poetry"),
     ]
+
+
+# -- The founding case, ready to lock on this machine (tests and bench) -----------------
+
+FOUNDING_CASE = Path("/work/shared/cases/dctools-seed")
+_GIT_ID = ("-c", "user.name=dockyard-tests", "-c", "user.email=tests@dockyard.invalid")
+
+
+def git_package(bare: Path, name: str, deps: Sequence[str], branch: str = "main") -> str:
+    """A tiny pyproject-based package in a bare git repo; returns its head commit."""
+    import subprocess
+
+    src = bare.parent / f".src-{bare.name}"
+    pkg = src / name.replace("-", "_")
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(f'"""{name} stand-in."""\n')
+    dep_list = ", ".join(f'"{d}"' for d in deps)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\ndependencies = [{dep_list}]\n'
+        f'[tool.hatch.build.targets.wheel]\npackages = ["{pkg.name}"]\n'
+    )
+
+    def git(*args: str, cwd: Path = src) -> str:
+        return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q", "-b", branch)
+    git("add", ".")
+    git(*_GIT_ID, "commit", "-q", "-m", "init")
+    commit = git("rev-parse", "HEAD")
+    git("clone", "-q", "--bare", str(src), str(bare), cwd=bare.parent)
+    return commit
+
+
+@dataclass(frozen=True, slots=True)
+class FoundingCase:
+    project: Path  # a copy of the case, its environment.yml fixed, with a dockyard.toml
+    channel: str  # file:// URL of the stand-in channel
+    gitconfig: Path  # for GIT_CONFIG_GLOBAL: GitHub URLs -> local bare repos
+    commits: Mapping[str, str]  # xrpatcher / xesmf -> head commit of the stand-in
+
+
+def github_standins(dest: Path) -> tuple[Path, dict[str, str]]:
+    """Bare repos for xrpatcher and xESMF, and a git config (url.insteadOf) pointing at them.
+
+    GitHub is unreachable here; git's own URL rewriting stands in, so dockyard's
+    code needs no special case. A token in the URL is rewritten too.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "jejjohnson").mkdir(exist_ok=True)
+    (dest / "pangeo-data").mkdir(exist_ok=True)
+    commits = {
+        "xrpatcher": git_package(dest / "jejjohnson" / "xrpatcher.git", "xrpatcher",
+                                 ["numpy"], "main"),
+        "xesmf": git_package(dest / "pangeo-data" / "xESMF.git", "xesmf",
+                             ["numpy", "xarray"], "master"),
+    }
+    config = dest / "gitconfig"
+    config.write_text(
+        f'[url "{dest.as_uri()}/"]\n\tinsteadOf = https://github.com/\n'
+        f"\tinsteadOf = https://x-access-token:s3cret@github.com/\n"
+    )
+    return config, commits
+
+
+def founding_case(dest: Path, case: Path = FOUNDING_CASE, cuda: str = "12.6") -> FoundingCase:
+    """The founding case in `dest`, locking against a stand-in channel and git repos."""
+    import shutil
+
+    dest = Path(dest)
+    channel = build_channel(dest / "channel", founding_case_packages())
+    gitconfig, commits = github_standins(dest / "github")
+    project = dest / "dctools"
+    project.mkdir()
+    for name in ("pyproject.toml", "environment.yml"):
+        shutil.copyfile(case / name, project / name)
+    env = project / "environment.yml"
+    # The case's `python(">=3.11.0,<3.14.0")` is not a match spec (the readers' bad-input
+    # case): the copy says what was meant.
+    env.write_text(env.read_text().replace('python(">=3.11.0,<3.14.0")',
+                                           "python >=3.11.0,<3.14.0"))
+    (project / "dockyard.toml").write_text(
+        f'[target]\nglibc = "2.28"\ncuda = "{cuda}"\n\n[conda]\nchannels = ["{channel}"]\n')
+    return FoundingCase(project, channel, gitconfig, commits)
