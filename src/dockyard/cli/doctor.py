@@ -35,6 +35,7 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..cuda.doctor import diagnose
     from ..runner import SubprocessRunner
 
+    python: str | None
     if args.prefix is None:
         prefix, python = sys.prefix, sys.executable
     else:

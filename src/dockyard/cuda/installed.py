@@ -142,10 +142,10 @@ def elf_needed(path: str | os.PathLike[str]) -> tuple[str, ...]:
                 return ()
             fh.seek(0)
             elf = ELFFile(fh)
-            out = []
+            out: list[str] = []
             for section in elf.iter_sections():
                 if isinstance(section, DynamicSection):
-                    out.extend(t.needed for t in section.iter_tags()
+                    out.extend(t.needed for t in section.iter_tags()  # type: ignore[attr-defined]
                                if t.entry.d_tag == "DT_NEEDED")
             return tuple(out)
     except (OSError, ELFError, ValueError) as exc:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -84,7 +85,7 @@ def cuda_target(settings_cuda: str | None, base_cuda: str | None,
     """(target, where it comes from, notes). dockyard.toml wins; a disagreement is a note."""
     base = facts.major_minor(base_cuda) if base_cuda else None
     if settings_cuda:
-        notes = ()
+        notes: tuple[str, ...] = ()
         if base and base != facts.major_minor(settings_cuda):
             notes = (f"{settings_origin} says cuda = {settings_cuda!r} but the base image "
                      f"has CUDA {base}; the image will declare CUDA {settings_cuda}",)
@@ -193,13 +194,11 @@ class _Context:
     def constraints_on(self, name: str) -> list[_Constraint]:
         out: list[_Constraint] = []
         settings = self.spec.settings
-        for req in (*self.spec.pypi, *self.spec.conda_pip):
-            if req.name == name and self._active(req.group):
-                out.append(_Constraint(name, req.specifier, str(req.origin), "project",
-                                       _show(req.name, req.specifier)))
+        for pr in (*self.spec.pypi, *self.spec.conda_pip, *self.spec.constraints):
+            if pr.name == name and self._active(pr.group):
+                out.append(_Constraint(name, pr.specifier, str(pr.origin), "project",
+                                       _show(pr.name, pr.specifier)))
         for text in settings.constraints:
-            from packaging.requirements import InvalidRequirement, Requirement
-
             try:
                 req = Requirement(text)
             except InvalidRequirement:
@@ -214,10 +213,10 @@ class _Context:
                     out.append(_Constraint(name, f"=={pin.version}", pin.source, "pin",
                                            f"{name}=={pin.version}"))
         for pkg in self._dependents(name):
-            req = self._requirement(pkg, name)
-            if req is not None:
-                out.append(_Constraint(name, str(req.specifier), f"{pkg.name} {pkg.version}",
-                                       "package", f"{name}{req.specifier}"))
+            edge = self._requirement(pkg, name)
+            if edge is not None:
+                out.append(_Constraint(name, str(edge.specifier), f"{pkg.name} {pkg.version}",
+                                       "package", f"{name}{edge.specifier}"))
                 continue
             row = facts.torch_release_of(pkg.name, pkg.version) \
                 if name == "torch" and pkg.name in facts.TORCH_FAMILY else None
@@ -242,7 +241,7 @@ class _Context:
                     not pkg.depends and pkg.name in facts.TORCH_FAMILY):
                 yield pkg
 
-    def _requirement(self, pkg: LockedPackage, name: str):
+    def _requirement(self, pkg: LockedPackage, name: str) -> Requirement | None:
         if self.metadata is None:
             return None
         key = (pkg.name, pkg.version)
@@ -431,9 +430,9 @@ class _Context:
         for pkg in self.lock.packages:
             if name in {_canon(d.split(" ", 1)[0]) for d in pkg.depends}:
                 out.append(f"{pkg.name} {pkg.version} depends on {name}")
-        pkg = self.lock.get(name)
-        if not out and pkg is not None and pkg.reason:
-            out.append(f"locked because: {pkg.reason}")
+        locked = self.lock.get(name)
+        if not out and locked is not None and locked.reason:
+            out.append(f"locked because: {locked.reason}")
         return out
 
     # conda and stray libraries ----------------------------------------------------------
