@@ -96,3 +96,11 @@ def test_compatibility_rules(need, driver_cuda, driver_version, status):
     driver = Driver(driver_cuda, driver_version, ("test",))
     v = check_need(Need("torch", "x", "pypi", need, "test"), driver)
     assert v.status == status, v.reason
+
+
+@pytest.mark.skipif(not Path("/proc/driver/nvidia/version").exists(), reason="no NVIDIA driver")
+def test_real_driver_when_present():
+    """On a GPU machine: libcuda or NVML answers, and the /proc file agrees on the driver."""
+    d = detect_driver(DEFAULT_READERS)
+    assert d.found and d.cuda and d.version, d.tried
+    assert not d.cuda_from_table
