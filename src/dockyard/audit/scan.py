@@ -8,17 +8,19 @@ and only redacted hits are kept.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import posixpath
 import re
-import tarfile
+import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
 from ..errors import AuditError
 from .model import DIR, FILE, HARDLINK, OTHER, SYMLINK, Entry, LayerScan, SecretHit
 from .secrets import scan_text, wants_scan
+from .tarstream import Member, TarError, members
 
 HASH_MIN = 256 * 1024       # files at least this big get a content hash
 CHUNK = 1 << 20
@@ -60,16 +62,19 @@ class _Counting(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:  # type: ignore[override]
-        data = self.raw.read(len(buf))
-        n = len(data)
-        buf[:n] = data
+        if hasattr(self.raw, "readinto"):
+            n = self.raw.readinto(buf)
+        else:
+            data = self.raw.read(len(buf))
+            n = len(data)
+            buf[:n] = data
         if self.on_bytes and n:
             self.on_bytes(n)
         return n
 
 
-def open_layer(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> tarfile.TarFile:
-    """A streaming TarFile over a plain, gzip or zstd layer."""
+def open_layer(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> BinaryIO:
+    """The uncompressed tar bytes of a plain, gzip or zstd layer, as a buffered stream."""
     buffered = io.BufferedReader(_Counting(stream, on_bytes), buffer_size=BUFSIZE)
     magic = buffered.peek(4)[:4]
     if magic.startswith(ZSTD_MAGIC):
@@ -79,9 +84,10 @@ def open_layer(stream: BinaryIO, on_bytes: Callable[[int], None] | None = None) 
             raise AuditError("a layer is zstd-compressed and `zstandard` is missing",
                              hint="pip install zstandard") from exc
         reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_size=BUFSIZE)
-        return tarfile.open(fileobj=reader, mode="r|", bufsize=BUFSIZE)
-    mode = "r|gz" if magic.startswith(GZIP_MAGIC) else "r|"
-    return tarfile.open(fileobj=buffered, mode=mode, bufsize=BUFSIZE)
+        return io.BufferedReader(reader, buffer_size=BUFSIZE)  # type: ignore[arg-type]
+    if magic.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    return buffered
 
 
 def scan_layer(stream: BinaryIO, digest: str,
@@ -93,43 +99,41 @@ def scan_layer(stream: BinaryIO, digest: str,
     contents: dict[str, bytes] = {}
     secrets: list[SecretHit] = []
     try:
-        with open_layer(stream, on_bytes) as tar:
-            for member in tar:
-                path = normalize(member.name)
-                base = posixpath.basename(path)
-                if base.startswith(".wh."):
-                    parent = posixpath.dirname(path)
-                    if base == ".wh..wh..opq":
-                        opaques.append(parent)
-                    else:
-                        whiteouts.append(posixpath.join(parent, base[4:]))
-                    continue
-                if member.isfile():
-                    entries.append(_file(tar, member, path, contents, secrets))
-                elif member.isdir():
-                    entries.append(Entry(path, DIR))
-                elif member.issym():
-                    entries.append(Entry(path, SYMLINK, link=member.linkname))
-                elif member.islnk():
-                    entries.append(Entry(path, HARDLINK, link=normalize(member.linkname)))
+        for member in members(open_layer(stream, on_bytes)):
+            path = normalize(member.name)
+            base = posixpath.basename(path)
+            if base.startswith(".wh."):
+                parent = posixpath.dirname(path)
+                if base == ".wh..wh..opq":
+                    opaques.append(parent)
                 else:
-                    entries.append(Entry(path, OTHER))
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+                    whiteouts.append(posixpath.join(parent, base[4:]))
+                continue
+            if member.isfile():
+                entries.append(_file(member, path, contents, secrets))
+            elif member.type == b"5":
+                entries.append(Entry(path, DIR))
+            elif member.type == b"2":
+                entries.append(Entry(path, SYMLINK, link=member.linkname))
+            elif member.type == b"1":
+                entries.append(Entry(path, HARDLINK, link=normalize(member.linkname)))
+            else:
+                entries.append(Entry(path, OTHER))
+    except (TarError, EOFError, OSError, ValueError, zlib.error) as exc:
         raise AuditError(f"layer {digest[:19]} is not a readable tar: {exc}",
                          hint="check that the image or archive is complete") from exc
     return LayerScan(digest=digest, entries=tuple(entries), whiteouts=tuple(whiteouts),
                      opaques=tuple(opaques), contents=contents, secrets=tuple(secrets))
 
 
-def _file(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str,
-          contents: dict[str, bytes], secrets: list[SecretHit]) -> Entry:
+def _file(member: Member, path: str, contents: dict[str, bytes],
+          secrets: list[SecretHit]) -> Entry:
     size = member.size
     cap = content_cap(path)
     scan = wants_scan(path)
     if size < HASH_MIN and not cap and not scan:
         return Entry(path, FILE, size)
-    f = tar.extractfile(member)
-    assert f is not None
+    f = member.data
     if size >= HASH_MIN:
         h = hashlib.sha256()
         head = b""

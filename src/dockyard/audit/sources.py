@@ -13,12 +13,12 @@ Every source yields the image config and each layer as a stream that
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import posixpath
 import subprocess
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -27,6 +27,7 @@ from ..errors import AuditError
 from .model import ImageConfig, LayerScan, RawImage, SecretHit
 from .scan import BUFSIZE, GZIP_MAGIC, ZSTD_MAGIC, scan_layer
 from .secrets import mask, scan_text, secret_env_name
+from .tarstream import TarError, members
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,23 @@ def _from_engine(ref: ImageRef, engine, on_bytes: OnBytes | None, layers: bool) 
 
 # ---- archives (streamed) ------------------------------------------------------------------
 
+class _Raw(io.RawIOBase):
+    """Any binary stream (a pipe, a file, an HTTP response) as a raw stream to buffer."""
+
+    def __init__(self, src: BinaryIO):
+        self.src = src
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        if hasattr(self.src, "readinto"):
+            return self.src.readinto(buf)
+        data = self.src.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+
 def _is_layer(magic: bytes) -> bool:
     return magic.startswith((GZIP_MAGIC, ZSTD_MAGIC)) or magic[257:262] == b"ustar"
 
@@ -152,27 +170,23 @@ def read_archive(stream: BinaryIO, ref: str, *, on_bytes: OnBytes | None = None,
     scans: dict[str, LayerScan] = {}  # layers by member name
     links: dict[str, str] = {}
     try:
-        with tarfile.open(fileobj=stream, mode="r|", bufsize=BUFSIZE) as outer:
-            for member in outer:
-                name = posixpath.normpath(member.name.lstrip("./") or ".")
-                if member.issym() or member.islnk():
-                    target = member.linkname
-                    links[name] = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(name), target) if member.issym()
-                        else target)
-                    continue
-                if not member.isfile():
-                    continue
-                f = outer.extractfile(member)
-                assert f is not None
-                head = f.peek(512)[:512] if hasattr(f, "peek") else b""
-                if member.size < (8 << 20) and head.lstrip()[:1] in (b"{", b"["):
-                    small[name] = f.read()
-                elif _is_layer(head) and layers:
-                    scans[name] = scan_layer(f, name, on_bytes)
-                elif on_bytes:
-                    on_bytes(member.size)
-    except tarfile.TarError as exc:
+        for member in members(io.BufferedReader(_Raw(stream), buffer_size=BUFSIZE)):
+            name = posixpath.normpath(member.name.lstrip("./") or ".")
+            if member.type in (b"1", b"2"):
+                links[name] = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(name), member.linkname)
+                    if member.type == b"2" else member.linkname)
+                continue
+            if not member.isfile():
+                continue
+            head = member.data.peek(512)[:512]
+            if member.size < (8 << 20) and head.lstrip()[:1] in (b"{", b"["):
+                small[name] = member.data.read()
+            elif layers and (_is_layer(head) or not head.strip(b"\0")):
+                scans[name] = scan_layer(member.data, name, on_bytes)
+            elif on_bytes:
+                on_bytes(member.size)
+    except TarError as exc:
         raise AuditError(f"{ref}: not a readable image archive: {exc}",
                          hint="give a file written by `podman save` or `skopeo copy`") from exc
 
