@@ -82,3 +82,13 @@ def test_cli_on_this_machine_says_no_driver(tmp_path):
     assert main(["doctor", "--json"], ui) == 2
     doc = json.loads(out.getvalue())
     assert doc["verdict"] == "cannot tell" and doc["driver"]["found"] is False
+
+
+def test_torchvision_built_for_another_cuda_than_torch(tmp_path):
+    root = _env(tmp_path, "12.6", "2.6.0+cu126")
+    vision = root / "lib" / "python3.12" / "site-packages" / "torchvision"
+    vision.mkdir()
+    (vision / "version.py").write_text("__version__ = '0.21.0'\ncuda = '12.4'\n")
+    d = diagnose(str(root), readers=_driver("12.6", "560.35.03"))
+    assert d.exit_code == INCOMPATIBLE
+    assert any(v.package == "torchvision" and "refuses to load" in v.reason for v in d.verdicts)

@@ -18,6 +18,7 @@ from ..runner import Runner
 from .compat import Verdict, check
 from .driver import DEFAULT_READERS, Driver, Reader, detect_driver
 from .installed import InstalledEnv, detect_installed
+from .needs import Need
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def diagnose(prefix: str, *, python: str | None = None,
     env = detect_installed(prefix)
     needs = tuple(n for n in env.needs if n.root or n.package.startswith("nvidia-cuda-runtime")
                   or n.package == "cuda-toolkit")
-    verdicts = check(needs, driver)
+    verdicts = check(needs, driver) + _torch_family_agrees(needs)
     notes: list[str] = []
     if env.torch_cuda is None and not needs:
         notes.append("no CUDA package found in " + (", ".join(env.site_packages) or prefix))
@@ -133,6 +134,19 @@ def diagnose(prefix: str, *, python: str | None = None,
     elif smoke and wants_gpu and not driver.found:
         notes.append("GPU smoke test skipped: no driver")
     return Diagnosis(driver, env, verdicts, runs, tuple(notes))
+
+
+def _torch_family_agrees(needs: tuple[Need, ...]) -> tuple[Verdict, ...]:
+    """torchvision/torchaudio refuse to load beside a torch built for another CUDA."""
+    torch = next((n for n in needs if n.package == "torch"), None)
+    if torch is None:
+        return ()
+    return tuple(
+        Verdict(n.package, n.version, n.cuda, "incompatible",
+                f"built for CUDA {n.cuda} but torch {torch.version} for CUDA {torch.cuda}: "
+                f"{n.package} refuses to load")
+        for n in needs
+        if n.package in ("torchvision", "torchaudio") and n.exact and n.cuda != torch.cuda)
 
 
 def run_smoke(python: str, runner: Runner, timeout: float = 180) -> tuple[Smoke, ...]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from ..lock.model import LockedPackage
+from ..lock.model import LockedPackage, Target
 from ..redact import redact
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,15 @@ def applies_on_linux(req: Requirement, python: str = "3.12", machine: str = "x86
         return bool(req.marker.evaluate(env))
     except Exception:  # an unknown marker variable: count it, better loud than silent
         return True
+
+
+_MACHINE = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}
+
+
+def applies_to(req: Requirement, target: Target) -> bool:
+    """`applies_on_linux` for a lock's target (its python and platform)."""
+    python = ".".join(target.python.split(".")[:2]) if target.python else "3.12"
+    return applies_on_linux(req, python, _MACHINE.get(target.platform, "x86_64"))
 
 
 def recorded_metadata(texts: Mapping[tuple[str, str], str]) -> MetadataFetcher:
@@ -245,6 +254,6 @@ def urllib_get(url: str, byte_range: tuple[int, int] | None) -> tuple[bytes, int
 
 
 __all__ = [
-    "MetadataFetcher", "WheelMetadata", "applies_on_linux", "fetch_wheel_metadata",
+    "MetadataFetcher", "WheelMetadata", "applies_on_linux", "applies_to", "fetch_wheel_metadata",
     "parse_metadata", "pypi_metadata", "recorded_metadata", "urllib_get", "wheel_url",
 ]

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..lock.model import Lock, LockedPackage
+from ..lock.model import Lock, LockedPackage, Target
 from . import facts
-from .metadata import MetadataFetcher, applies_on_linux, parse_metadata
+from .metadata import MetadataFetcher, applies_to, parse_metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +34,9 @@ class Need:
 
 def needs_from_lock(lock: Lock, metadata: MetadataFetcher | None = None) -> tuple[Need, ...]:
     """Every CUDA need of the lock, sorted by package name."""
-    python = facts.major_minor(lock.target.python) if lock.target.python else "3.12"
     out: list[Need] = []
     for pkg in lock.packages:
-        need = (_pypi_need(pkg, lock, metadata, python) if pkg.owner == "pypi"
+        need = (_pypi_need(pkg, lock, metadata, lock.target) if pkg.owner == "pypi"
                 else conda_need(pkg))
         if need is not None:
             out.append(need)
@@ -47,11 +46,11 @@ def needs_from_lock(lock: Lock, metadata: MetadataFetcher | None = None) -> tupl
 def pypi_need(name: str, version: str) -> Need | None:
     """The need a PyPI distribution states by its name or version alone (no metadata)."""
     pkg = LockedPackage(name=name, version=version, owner="pypi", source="", reason="")
-    return _pypi_need(pkg, None, None, "3.12")
+    return _pypi_need(pkg, None, None, Target())
 
 
 def _pypi_need(pkg: LockedPackage, lock: Lock | None, metadata: MetadataFetcher | None,
-               python: str) -> Need | None:
+               target: Target) -> Need | None:
     name, version = pkg.name, pkg.version
     if name in facts.CUDA_VERSIONED:
         return Need(name, version, "pypi", facts.major_minor(version),
@@ -70,12 +69,12 @@ def _pypi_need(pkg: LockedPackage, lock: Lock | None, metadata: MetadataFetcher 
         return Need(name, version, "pypi", m["major"],
                     f"{name} is a CUDA {m['major']} library", root=False)
     if name in facts.TORCH_FAMILY:
-        return _torch_family_need(pkg, lock, metadata, python)
+        return _torch_family_need(pkg, lock, metadata, target)
     return None
 
 
 def _torch_family_need(pkg: LockedPackage, lock: Lock | None, metadata: MetadataFetcher | None,
-                       python: str) -> Need | None:
+                       target: Target) -> Need | None:
     name, version = pkg.name, pkg.version
     local = version.split("+", 1)[1] if "+" in version else ""
     m = facts.TORCH_LOCAL.search(version)
@@ -87,7 +86,7 @@ def _torch_family_need(pkg: LockedPackage, lock: Lock | None, metadata: Metadata
     if name != "torch":
         torch = lock.get("torch") if lock is not None else None
         if torch is not None and torch.owner == "pypi" and "+" not in torch.version:
-            inner = _torch_family_need(torch, lock, metadata, python)
+            inner = _torch_family_need(torch, lock, metadata, target)
             if inner is not None:
                 return Need(name, version, "pypi", inner.cuda,
                             f"{name} {version} goes with torch {torch.version}: {inner.evidence}",
@@ -103,7 +102,7 @@ def _torch_family_need(pkg: LockedPackage, lock: Lock | None, metadata: Metadata
     text = metadata(pkg) if metadata is not None else None
     if text:
         for req in parse_metadata(text).requires:
-            if req.name not in facts.CUDA_VERSIONED or not applies_on_linux(req, python):
+            if req.name not in facts.CUDA_VERSIONED or not applies_to(req, target):
                 continue
             pins = [s.version for s in req.specifier if s.operator in ("==", "===")]
             if pins:

@@ -22,7 +22,7 @@ from ..errors import CudaMismatchError
 from ..lock.model import Lock, LockedPackage, Note
 from ..spec import ProjectSpec
 from . import facts
-from .metadata import MetadataFetcher, applies_on_linux, parse_metadata
+from .metadata import MetadataFetcher, applies_to, parse_metadata
 from .needs import Need, needs_from_lock
 
 
@@ -251,9 +251,8 @@ class _Context:
         meta = self._meta[key]
         if meta is None:
             return None
-        python = facts.major_minor(self.lock.target.python) if self.lock.target.python else "3.12"
         for req in meta.requires:  # type: ignore[attr-defined]
-            if _canon(req.name) == name and applies_on_linux(req, python) \
+            if _canon(req.name) == name and applies_to(req, self.lock.target) \
                     and "extra" not in str(req.marker or ""):
                 return req
         return None
