@@ -19,6 +19,7 @@ from .conftest import lock_from_uv
 
 FOUNDING = Path("/work/shared/cases/dctools-seed/pyproject.toml")
 HERE = Path(__file__).parent
+FOUNDING_COPY = HERE / "data" / "dctools-pyproject.toml"  # the same file, kept with the tests
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def project(tmp_path):
     """The founding case's pyproject.toml (as its developers keep it) plus a dockyard.toml."""
 
     def make(toml: str = '[target]\ncuda = "12.6"\n'):
-        src = FOUNDING if FOUNDING.exists() else HERE / "data" / "dctools-pyproject.toml"
+        src = FOUNDING if FOUNDING.exists() else FOUNDING_COPY
         shutil.copy(src, tmp_path / "pyproject.toml")
         (tmp_path / "dockyard.toml").write_text(toml)
         return read_project(str(tmp_path))
@@ -201,3 +202,20 @@ def test_a_stray_runtime_wheel_gets_a_narrowing_fix(project):
     assert finding.package == "nvidia-cuda-runtime-cu12" and finding.cuda == "12.9"
     assert "jax-cuda12-plugin 0.12.0 depends on nvidia-cuda-runtime-cu12" in finding.chain
     assert '"nvidia-cuda-runtime-cu12>=12.6,<12.7"' in finding.fixes[0].text
+
+
+def test_the_pasted_lines_are_valid_dockyard_toml(tmp_path, metadata):
+    """Each dockyard.toml fix, pasted as told, reads back as the settings it promises."""
+    base = '[target]\ncuda = "12.6"\n[install]\nconstraints = ["pyarrow<26"]\n'
+    (tmp_path / "pyproject.toml").write_text(FOUNDING_COPY.read_text())
+    (tmp_path / "dockyard.toml").write_text(base)
+    review = review_lock(lock_from_uv("old"), read_project(str(tmp_path)), metadata=metadata)
+    route, _relax, narrow = review.errors[0].fixes
+    assert "replace" in narrow.summary and "replace" not in route.summary
+    (tmp_path / "dockyard.toml").write_text(base + "\n" + route.text + "\n")
+    routed = read_project(str(tmp_path)).settings
+    assert dict(routed.routes) == {"torch": "pytorch-cu126", "torchvision": "pytorch-cu126"}
+    assert routed.indexes[0].explicit and routed.indexes[0].url.endswith("/whl/cu126")
+    (tmp_path / "dockyard.toml").write_text('[target]\ncuda = "12.6"\n' + narrow.text + "\n")
+    narrowed = read_project(str(tmp_path)).settings
+    assert narrowed.constraints == ("pyarrow<26", "torch>=2.7,<2.8", "torchvision>=0.22,<0.23")

@@ -353,7 +353,7 @@ class _Context:
             fixes.append(Fix(
                 f"keep {', '.join(f'{n} {family[n].version}' for n in routed)} and take their "
                 f"CUDA {target} builds (+cu{target.replace('.', '')}) from the PyTorch index"
-                + caveat,
+                + caveat + _replaces(self.spec.settings.routes, "[routes]"),
                 "dockyard.toml",
                 _route_toml(index_name, index_url, routed, self.spec),
             ))
@@ -390,7 +390,7 @@ class _Context:
             fixes.append(Fix(
                 ("then keep torch on the CUDA " if relaxed else "keep torch on the CUDA ")
                 + f"{line.cuda} release line from PyPI (narrowing is what [install] "
-                "constraints can do)",
+                "constraints can do)" + _replaces(self.spec.settings.constraints, "[install]"),
                 "dockyard.toml",
                 "[install]\nconstraints = [" + ", ".join(
                     f'"{t}"' for t in (*self.spec.settings.constraints, *narrow)) + "]",
@@ -472,7 +472,8 @@ class _Context:
             pin = f"{need.package}>={self.target},<{_next_line(self.target)}"
             fixes.append(Fix(
                 f"keep {need.package} on the CUDA {self.target} line, if the packages that "
-                "depend on it allow it (narrowing is what [install] constraints can do)",
+                "depend on it allow it (narrowing is what [install] constraints can do)"
+                + _replaces(self.spec.settings.constraints, "[install]"),
                 "dockyard.toml",
                 "[install]\nconstraints = [" + ", ".join(
                     f'"{t}"' for t in (*self.spec.settings.constraints, pin)) + "]"))
@@ -482,6 +483,11 @@ class _Context:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _replaces(existing: tuple, table: str) -> str:
+    """Pasted lines must not open a TOML table twice: say when they replace the user's."""
+    return f" (these lines replace that part of your {table} table)" if existing else ""
 
 
 def _route_toml(index_name: str, index_url: str, names: list[str], spec: ProjectSpec) -> str:
