@@ -219,3 +219,13 @@ def test_the_pasted_lines_are_valid_dockyard_toml(tmp_path, metadata):
     (tmp_path / "dockyard.toml").write_text('[target]\ncuda = "12.6"\n' + narrow.text + "\n")
     narrowed = read_project(str(tmp_path)).settings
     assert narrowed.constraints == ("pyarrow<26", "torch>=2.7,<2.8", "torchvision>=0.22,<0.23")
+
+
+def test_base_cuda_from_the_probe():
+    from dockyard.cuda.review import base_cuda_of
+    from dockyard.probe.facts import CudaFacts
+
+    assert base_cuda_of(CudaFacts("12.6.3", (), ())) == "12.6"
+    lib = "/usr/local/cuda-12.6/targets/x86_64-linux/lib/libcudart.so.12.6.77"
+    assert base_cuda_of(CudaFacts("", ("/usr/local/cuda",), (lib,))) == "12.6"
+    assert base_cuda_of(CudaFacts("", (), ("/usr/lib/libcudart.so.12",))) is None

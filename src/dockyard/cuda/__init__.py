@@ -18,11 +18,19 @@ from .conda import conda_constraints, conda_specs, override_env, virtual_cuda
 from .image import DuplicateReport, duplicate_cuda, duplicates_against_base, nvidia_env
 from .metadata import pypi_metadata, recorded_metadata
 from .needs import Need, needs_from_lock
-from .review import CudaReview, Finding, Fix, check_lock, cuda_target, review_lock
+from .review import (
+    CudaReview,
+    Finding,
+    Fix,
+    base_cuda_of,
+    check_lock,
+    cuda_target,
+    review_lock,
+)
 
 __all__ = [
-    "CudaReview", "DuplicateReport", "Finding", "Fix", "Need", "check_lock", "conda_constraints",
-    "conda_specs", "cuda_target", "duplicate_cuda", "duplicates_against_base", "needs_from_lock",
-    "nvidia_env", "override_env", "pypi_metadata", "recorded_metadata", "review_lock",
-    "virtual_cuda",
+    "CudaReview", "DuplicateReport", "Finding", "Fix", "Need", "base_cuda_of", "check_lock",
+    "conda_constraints", "conda_specs", "cuda_target", "duplicate_cuda", "duplicates_against_base",
+    "needs_from_lock", "nvidia_env", "override_env", "pypi_metadata", "recorded_metadata",
+    "review_lock", "virtual_cuda",
 ]

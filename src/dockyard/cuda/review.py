@@ -10,6 +10,7 @@ calls: it raises `CudaMismatchError` unless the mismatch is accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -93,6 +94,21 @@ def cuda_target(settings_cuda: str | None, base_cuda: str | None,
     if base:
         return base, "the base image", ()
     return None, "", ()
+
+
+def base_cuda_of(cuda_facts: object) -> str | None:
+    """The base image's CUDA from the probe: CUDA_VERSION / version.json, else libcudart's name.
+
+    `libcudart.so.12.6.77` says 12.6; a bare `libcudart.so.12` says only the major: None.
+    """
+    version = getattr(cuda_facts, "version", "") or ""
+    if version:
+        return facts.major_minor(version)
+    for path in getattr(cuda_facts, "cudart", ()) or ():
+        m = re.search(r"libcudart\.so\.(\d+)\.(\d+)", path)
+        if m:
+            return f"{m[1]}.{m[2]}"
+    return None
 
 
 def _agrees(need: str, target: str) -> bool:
@@ -553,8 +569,6 @@ def _is_version(text: str) -> bool:
 
 
 def _canon(name: str) -> str:
-    import re
-
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -565,5 +579,5 @@ def _dedupe(items: Iterable[str]) -> list[str]:
     return list(seen)
 
 
-__all__ = ["CudaReview", "Finding", "Fix", "check_lock", "cuda_target", "lock_with_review",
-           "review_lock"]
+__all__ = ["CudaReview", "Finding", "Fix", "base_cuda_of", "check_lock", "cuda_target",
+           "lock_with_review", "review_lock"]
