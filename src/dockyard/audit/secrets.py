@@ -63,6 +63,7 @@ def mask(text: str) -> str:
     text = _GCP_KEY.sub(lambda m: f"{m[1]}***{m[2]}", text)
     text = _TOKENS.sub(lambda m: m[1].split("_")[0].split("-")[0] + "***", text)
     text = _ASSIGN_SECRET.sub(lambda m: f"{m[1]}{m[2]}***{m[4]}", text)
+    text = _NETRC_PASSWORD.sub(lambda m: f"{m[1]}***", text)
     return redact(text)
 
 
@@ -70,36 +71,40 @@ def scan_text(where: str, text: str, *, config: bool = True) -> list[SecretHit]:
     """Credentials in `text` (a config file when `config`, else a history line or ENV)."""
     hits: list[SecretHit] = []
 
-    def hit(kind: str, pos: int, preview_line: str | None = None) -> None:
+    def hit(kind: str, m: re.Match[str], secret: str, preview_line: str | None = None) -> None:
+        pos = m.start()
         line_no = text.count("\n", 0, pos) + 1
         start = text.rfind("\n", 0, pos) + 1
         end = text.find("\n", pos)
         line = preview_line or text[start: end if end >= 0 else len(text)]
         loc = f"{where}:{line_no}" if config else where
-        hits.append(SecretHit(kind=kind, where=loc, preview=mask(line.strip())[:160]))
+        preview = mask(line.strip())[:160]
+        if not secret or secret in preview:   # never keep what we could not mask
+            preview = f"{kind} ***"
+        hits.append(SecretHit(kind=kind, where=loc, preview=preview))
 
     for m in _PRIVATE_KEY.finditer(text):
-        hit("private-key", m.start(), f"-----BEGIN {m[1]}----- ***")
+        hit("private-key", m, m[0], f"-----BEGIN {m[1]}----- ***")
     for m in _URL_CREDS.finditer(text):
-        hit("url-credentials", m.start())
+        hit("url-credentials", m, m[2])
     for m in _AWS_KEY.finditer(text):
-        hit("aws-access-key", m.start())
+        hit("aws-access-key", m, m[1])
     for m in _AWS_SECRET.finditer(text):
-        hit("aws-secret-key", m.start())
+        hit("aws-secret-key", m, m[2])
     for m in _GCP_KEY.finditer(text):
-        hit("gcp-service-account-key", m.start(), '"private_key": "***"')
+        hit("gcp-service-account-key", m, m[0], '"private_key": "***"')
     for m in _TOKENS.finditer(text):
-        hit("api-token", m.start())
+        hit("api-token", m, m[1])
     if config:
         name = posixpath.basename(where)
         if name in (".netrc", "_netrc"):
             for m in _NETRC_PASSWORD.finditer(text):
-                hit("netrc-password", m.start())
+                hit("netrc-password", m, m[2])
         else:
             for m in _ASSIGN_SECRET.finditer(text):
                 if not any(h.where.endswith(f":{text.count(chr(10), 0, m.start()) + 1}")
                            for h in hits):
-                    hit("config-password", m.start())
+                    hit("config-password", m, m[3])
     return _unique(hits)
 
 

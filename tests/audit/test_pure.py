@@ -1,0 +1,204 @@
+"""The pure middle of `dockyard check` (and the layer reader) on layers made in memory."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+
+import pytest
+
+from dockyard.audit import Policy, build_inventory, run_checks
+from dockyard.audit.model import ImageConfig, RawImage
+from dockyard.audit.registry import split_ref
+from dockyard.audit.scan import HASH_MIN, scan_layer
+from dockyard.audit.secrets import mask, scan_text
+from dockyard.audit.sources import parse_ref, raw_image
+from dockyard.audit.units import human, parse_size
+from dockyard.errors import AuditError
+
+
+def layer(files: dict[str, bytes | str | None], *, compress: str = "",
+          links: dict[str, str] | None = None, fmt=tarfile.PAX_FORMAT) -> io.BytesIO:
+    """A layer tar: path -> content (None: a directory); links: path -> symlink target."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            if data is None:
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+                continue
+            raw = data.encode() if isinstance(data, str) else data
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+        for path, target in (links or {}).items():
+            info = tarfile.TarInfo(path)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    data = buf.getvalue()
+    if compress == "gzip":
+        data = gzip.compress(data)
+    elif compress == "zstd":
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(data)
+    return io.BytesIO(data)
+
+
+def image(*layers: dict, config: dict | None = None, **kw) -> RawImage:
+    scans = [scan_layer(layer(f, **kw), f"sha256:{i}") for i, f in enumerate(layers)]
+    diff_ids = [f"sha256:{i:064x}" for i in range(len(layers))]
+    conf = {"config": {}, "rootfs": {"diff_ids": diff_ids}, **(config or {})}
+    return raw_image("test", conf, scans)
+
+
+@pytest.mark.parametrize("compress", ["", "gzip", "zstd"])
+def test_scan_reads_plain_gzip_and_zstd_layers(compress):
+    big = bytes(range(256)) * (HASH_MIN // 256 + 10)
+    long_name = "opt/" + "d" * 120 + "/file.txt"
+    scan = scan_layer(layer({"usr/": None, "usr/lib/big.so": big, long_name: "x" * 10,
+                             "etc/.wh.old.conf": "", "var/cache/.wh..wh..opq": ""},
+                            compress=compress, links={"usr/lib/link.so": "big.so"}), "l0")
+    by_path = {e.path: e for e in scan.entries}
+    assert by_path["/usr/lib/big.so"].sha256 == hashlib.sha256(big).hexdigest()
+    assert by_path["/" + long_name].size == 10
+    assert by_path["/usr/lib/link.so"].link == "big.so"
+    assert scan.whiteouts == ("/etc/old.conf",) and scan.opaques == ("/var/cache",)
+    assert scan.size == len(big) + 10
+
+
+def test_scan_of_gnu_format_and_broken_layer():
+    scan = scan_layer(layer({"a/" + "n" * 150: "abc"}, fmt=tarfile.GNU_FORMAT), "l0")
+    assert scan.entries[0].path == "/a/" + "n" * 150
+    with pytest.raises(AuditError, match="not a readable tar"):
+        scan_layer(io.BytesIO(b"garbage" * 200), "bad")
+
+
+def test_overlay_overwrites_whiteouts_and_opaque_dirs():
+    raw = image({"app/": None, "app/a.bin": "a" * 100, "app/sub/b.bin": "b" * 50,
+                 "cache/x": "x" * 30, "keep": "k"},
+                {"app/a.bin": "A" * 10, "app/.wh.sub": "", "cache/.wh..wh..opq": "",
+                 "cache/y": "y"})
+    inv = build_inventory(raw)
+    assert inv.total == 100 + 50 + 30 + 1 + 10 + 1
+    assert inv.final == 10 + 1 + 1
+    how = {(r.path, r.how, r.layer, r.by) for r in inv.removed}
+    assert how == {("/app/a.bin", "overwritten", 0, 1), ("/app/sub/b.bin", "deleted", 0, 1),
+                   ("/cache/x", "deleted", 0, 1)}
+    assert inv.layers[0].wasted == 180 and inv.layers[1].wasted == 0
+    [wasted] = [f for f in run_checks(inv, Policy()) if f.code == "wasted-bytes"]
+    assert wasted.size == 180
+
+
+SITE = "opt/py/lib/python3.13/site-packages"
+
+
+def dist(site: str, name: str, version: str, files: dict[str, str], installer: str = "pip"):
+    info = f"{site}/{name}-{version}.dist-info"
+    record = "".join(f"{p},,\n" for p in files) + f"{name}-{version}.dist-info/RECORD,,\n"
+    out = {f"{site}/{p}": c for p, c in files.items()}
+    out[f"{info}/RECORD"] = record
+    out[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody"
+    out[f"{info}/INSTALLER"] = installer + "\n"
+    return out
+
+
+def test_kernel_missing_then_registered():
+    base = {**dist(SITE, "jupyterlab", "4.3.0", {"jupyterlab/__init__.py": "x" * 10}),
+            "opt/py/share/jupyter/kernels/python3/kernel.json":
+                json.dumps({"argv": ["/opt/py/bin/python", "-m", "ipykernel_launcher"]})}
+    app = {**dist("opt/app/lib/python3.12/site-packages", "numpy", "2.0", {"numpy/a.so": "n" * 99}),
+           "opt/app/pyvenv.cfg": "home = /usr/bin\n"}
+    base_raw = image(base)
+    base_conf = base_raw.config
+    inv = build_inventory(image(base, app), base_conf)
+    codes = {f.code for f in run_checks(inv, Policy(base_ref="base"))}
+    assert "kernel-missing" in codes and "cmd-changed" not in codes
+    kernel = {"opt/py/share/jupyter/kernels/app/kernel.json":
+              json.dumps({"argv": ["/opt/app/bin/python", "-m", "ipykernel_launcher"]})}
+    inv = build_inventory(image(base, app, kernel), base_conf)
+    assert "kernel-missing" not in {f.code for f in run_checks(inv, Policy(base_ref="base"))}
+    envs = {e.prefix: (e.kind, e.from_base, e.python) for e in inv.environments}
+    assert envs == {"/opt/py": ("python", True, "3.13"), "/opt/app": ("venv", False, "3.12")}
+
+
+def test_contract_against_a_non_root_base_and_not_on_base():
+    base = ImageConfig(user="1000", cmd=("jupyter", "lab"), diff_ids=("sha256:" + "0" * 64,))
+    raw = image({"a": "1"}, config={"config": {"User": "root", "Cmd": ["jupyter", "lab"],
+                                               "Entrypoint": ["/bin/sh"]}})
+    found = {f.code: f for f in run_checks(build_inventory(raw, base), Policy(base_ref="b"))}
+    assert found["runs-as-root"].severity == "error"
+    assert found["entrypoint-changed"].severity == "error"
+    assert "cmd-changed" not in found
+    other = ImageConfig(user="1000", diff_ids=("sha256:" + "9" * 64,))
+    found = {f.code for f in run_checks(build_inventory(raw, other), Policy(base_ref="b"))}
+    assert "not-on-base" in found
+
+
+SECRETS = {
+    ".netrc": "machine pypi.example.org login me password hunter2-netrc\n",
+    "pip.ini": "[global]\nextra-index-url = https://me:hunter2-url@example.org/simple\n",
+    ".condarc": "channels: [x]\npassword: hunter2-conda\n",
+    "credentials": "[default]\naws_access_key_id = AKIAABCDEFGHIJKLMNOP\n"
+                   "aws_secret_access_key = hunter2hunter2hunter2hunter2hunter2hunt\n",
+    "id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2key\n"
+                  "-----END OPENSSH PRIVATE KEY-----\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_secrets_found_and_never_kept(name):
+    path = f"root/.aws/{name}" if name == "credentials" else f"root/{name}"
+    raw = image({path: SECRETS[name]})
+    hits = raw.layers[0].secrets
+    assert hits, name
+    for hit in hits:
+        assert "hunter2" not in hit.preview and "ABCDEFGHIJKLMNOP" not in hit.preview
+    inv = build_inventory(raw)
+    text = repr(run_checks(inv, Policy())) + repr(inv)
+    assert "hunter2" not in text and "ABCDEFGHIJKLMNOP" not in text
+
+
+def test_env_and_history_secrets_are_masked():
+    config = {"config": {"Env": ["PIP_INDEX_URL=https://u:hunter2@x.org/simple",
+                                 "HF_TOKEN=hunter2hf", "PATH=/usr/bin"]},
+              "history": [{"created_by": "RUN curl -H 'x' https://tok:hunter2@h.org/f"}]}
+    raw = image({"a": "1"}, config=config)
+    assert {h.where for h in raw.secrets} == {"ENV PIP_INDEX_URL", "ENV HF_TOKEN", "history[0]"}
+    inv = build_inventory(raw)
+    assert "hunter2" not in repr(inv) + repr(run_checks(inv, Policy()))
+    assert "PATH=/usr/bin" in inv.config.env
+    assert mask("token = abc123") == "token = ***"
+    assert scan_text("x", "nothing here") == []
+
+
+def test_sizes_and_refs():
+    assert parse_size("20GB") == 20 * 10**9 and parse_size("1.5GiB") == int(1.5 * 2**30)
+    with pytest.raises(AuditError):
+        parse_size("big")
+    assert human(1_234_567) == "1.2 MB"
+    assert parse_ref("myapp:1").transport == "containers-storage"
+    assert parse_ref("oci:dir:tag").name == "tag"
+    assert parse_ref("docker://h:5000/a/b:1").target == "h:5000/a/b:1"
+    assert split_ref("h:5000/a/b:1") == ("h:5000", "a/b", "1")
+    assert split_ref("h:5000/a/b") == ("h:5000", "a/b", "latest")
+    with pytest.raises(AuditError):
+        split_ref("noregistry/x")
+
+
+def test_budget_and_duplicate_library_checks():
+    lib = b"L" * (HASH_MIN + 1)
+    raw = image({"usr/local/cuda-12.6/lib64/libcublas.so.12.6.4.1": lib},
+                {**dist(SITE, "nvidia-cublas-cu12", "12.4.5.8",
+                        {"nvidia/cublas/lib/libcublas.so.12": lib.decode()}),
+                 f"{SITE}/nvidia/cuda_runtime/lib/libcudart.so.12": "c"},
+                {**dist(SITE, "nvidia-cuda-runtime-cu12", "12.4.127", {})})
+    inv = build_inventory(raw)
+    found = {f.code: f for f in run_checks(inv, Policy(budget=1000, cuda="12.6"))}
+    assert found["duplicate-file"].size == len(lib)
+    assert found["over-budget"].size == inv.total - 1000
+    owners = {c.lib: c.owner for c in inv.cuda}
+    assert owners["cublas"] in ("toolkit", "wheel:nvidia-cublas-cu12")
