@@ -126,6 +126,11 @@ def _tinygeo(python: Path, tmp: Path, channel: Path) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinygeo\nVersion: 1.0.0\n")
     (info / "INSTALLER").write_text("conda\n")
+    (info / "top_level.txt").write_text("tinygeo\n")
+    files = sorted(p.relative_to(binding / SITE).as_posix()
+                   for p in (binding / SITE).rglob("*") if p.is_file())
+    (info / "RECORD").write_text("".join(f"{f},,\n" for f in files)
+                                 + "tinygeo-1.0.0.dist-info/RECORD,,\n")
     _assemble("tinygeo", "1.0.0", "py312h0_0", binding, channel,
               ["python >=3.12,<3.13", "libtinygeo >=1.0,<1.1", "__glibc >=2.17"])
 
@@ -162,6 +167,12 @@ def _git_repo(bare: Path) -> None:
         _run("git", "add", "-A", cwd=tmp, env=env)
         _run("git", "commit", "-q", "-m", "xrpatch 0.3.0", cwd=tmp, env=env)
         _run("git", "clone", "-q", "--bare", tmp, str(bare), env=env)
+
+
+def default_dest() -> Path:
+    """Where tests and scripts/demo keep the example: one place, so image layers are reused."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "dockyard" / "example"
 
 
 def example_env(dest: str | Path) -> dict[str, str]:

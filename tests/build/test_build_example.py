@@ -1,0 +1,202 @@
+"""End to end on the bundled example: lock, build, verify, and the platform's contract.
+
+Real everything: the example's local conda channel, uv against PyPI, Podman, a
+Jupyter kernel over REST (dockyard.verify), a registry on loopback. The example
+lives in one fixed place (dockyard.testing.example.default_dest) so Podman's
+layer cache makes later runs fast.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+
+import pytest
+from rich.console import Console
+
+from dockyard.cli import main
+from dockyard.cli.ui import Ui
+from dockyard.lock.model import loads
+from dockyard.testing.example import default_dest, example_env, make_example
+
+pytestmark = [pytest.mark.podman, pytest.mark.network]
+TAG = "localhost/dockyard-test/minicase:e2e"
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    buf = io.StringIO()
+    ui = Ui(console=Console(file=buf, width=200), err=Console(file=buf, width=200))
+    return main(list(argv), ui), buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def example():
+    dest = default_dest()
+    project = make_example(dest)
+    saved = {k: os.environ.get(k) for k in example_env(dest)}
+    os.environ.update(example_env(dest))
+    code, out = run_cli("lock", "--project", str(project))
+    assert code == 0, out
+    yield project
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def built(example, platform_base):
+    code, out = run_cli("build", "--base", platform_base, "--project", str(example), "-t", TAG)
+    assert code == 0, out
+    assert "second interpreter from conda" in out
+    return TAG
+
+
+def layers(podman, ref):
+    return podman.inspect(ref)["RootFS"]["Layers"]
+
+
+def test_lock_has_conda_pypi_and_git(example):
+    lock = loads((example / "dockyard.lock").read_text())
+    owners = {p.name: p.owner for p in lock.packages}
+    assert owners["python"] == owners["tinygeo"] == owners["libtinygeo"] == "conda"
+    assert owners["numpy"] == owners["xarray"] == owners["ipykernel"] == "pypi"
+    assert lock.get("xrpatch").commit and lock.get("numpy").version.startswith("1.")
+    assert "poetry" not in owners  # an environment tool, not a runtime dependency
+
+
+def test_verify_passes(built, podman):
+    from dockyard.verify import verify_image
+
+    report = verify_image(podman, built, timeout=120)
+    assert report.kernel == "minicase"
+    assert report.ok, [f"{c.name}: {c.detail}" for c in report.failed]
+
+
+def test_platform_contract(built, podman, platform_base, example):
+    image, base = podman.inspect(built)["Config"], podman.inspect(platform_base)["Config"]
+    assert image.get("Cmd") == base.get("Cmd") and image.get("Entrypoint") == base.get("Entrypoint")
+    assert image.get("User") == base.get("User") == "1000"
+    assert image["Labels"]["io.dockyard.kernel"] == "minicase"
+    done = podman.run(built, ["sh", "-c", "id -u; id -g; cat /opt/dockyard/dockyard.lock | "
+                              "sha256sum; stat -c %u:%g /opt/dockyard/env/bin/python3.12"])
+    uid, gid, lock_sum, owner = done.stdout.split("\n")[:4]
+    assert (uid, gid, owner) == ("1000", "100", "1000:100")  # non-root, owns its env
+    local = subprocess.run(["sha256sum"], input=(example / "dockyard.lock").read_bytes(),
+                           capture_output=True).stdout.decode()
+    assert lock_sum.split()[0] == local.split()[0]
+
+
+def test_second_interpreter_and_native_library(built, podman):
+    done = podman.run(built, ["/opt/dockyard/env/bin/python", "-c",
+                              "import sys, tinygeo, minicase; print(sys.version_info[:2], "
+                              "tinygeo.library_version(), float(minicase.distances()[0, 0]))"])
+    assert done.ok, done.stderr
+    assert done.stdout.startswith("(3, 12) 1.0.0 ")
+    base_py = podman.run(built, ["python3", "-c", "import sys; print(sys.version_info[:2])"])
+    assert base_py.stdout.strip() == "(3, 13)"  # the base's Jupyter Python is untouched
+
+
+def test_no_build_leftovers_or_secrets(built, podman, platform_base):
+    done = podman.run(built, ["sh", "-c", "ls /opt/dockyard; command -v uv gcc cc || true; "
+                              "ls -a /root/.cache 2>/dev/null; ls /run/secrets 2>/dev/null; "
+                              "du -sm /opt/dockyard/env"])
+    assert done.ok, done.stderr
+    assert done.stdout.split()[:3] == ["app", "dockyard.lock", "env"]
+    assert "uv" not in done.stdout.split("\n")[3:] and "gcc" not in done.stdout
+    history = podman.cli("history", "--no-trunc", built).stdout
+    assert "BEGIN CERTIFICATE" not in history
+    # The CA bundle given as a secret reached none of the files dockyard added.
+    found = podman.run(built, ["sh", "-c", "grep -rl 'BEGIN CERTIFICATE' /opt/dockyard "
+                               "/opt/python/share/jupyter/kernels/minicase || true"])
+    assert found.stdout.strip() == ""
+
+
+def test_code_only_change_reuses_the_environment_layer(built, podman, example, platform_base,
+                                                       tmp_path):
+    project = tmp_path / "minicase"
+    shutil.copytree(example, project)
+    init = project / "minicase" / "__init__.py"
+    init.write_text(init.read_text().replace('MESSAGE = "minicase v1"',
+                                             'MESSAGE = "minicase v2"'))
+    tag = TAG + "-code"
+    code, out = run_cli("build", "--base", platform_base, "--project", str(project), "-t", tag)
+    assert code == 0, out
+    before, after = layers(podman, built), layers(podman, tag)
+    assert len(before) == len(after)
+    assert before[:-1] == after[:-1]  # base, environment, kernel spec, lock: all reused
+    assert before[-1] != after[-1]  # only the project's own layer changed
+    done = podman.run(tag, ["/opt/dockyard/env/bin/python", "-c",
+                            "import minicase; print(minicase.MESSAGE)"])
+    assert done.stdout.strip() == "minicase v2"
+    podman.cli("rmi", tag)
+
+
+def test_containerfile_only_is_a_self_contained_context(built, example, platform_base,
+                                                        podman, tmp_path):
+    out = tmp_path / "ctx"
+    code, text = run_cli("build", "--base", platform_base, "--project", str(example),
+                         "--containerfile-only", str(out))
+    assert code == 0, text
+    for rel in ("Containerfile", ".dockerignore", "dockyard.lock", "kernel/kernel.json",
+                "tools/uv", "conda-env/bin/python3.12", "requirements/pypi.txt",
+                "sources/xrpatch/pyproject.toml", "project/pyproject.toml",
+                "project/minicase/__init__.py"):
+        assert (out / rel).exists(), rel
+    assert not (out / "project" / "dockyard.lock").exists()
+    # A plain engine build of that folder, as a CI would run it (no channel, no git host).
+    secrets = {"ca": os.environ["SSL_CERT_FILE"]} if os.environ.get("SSL_CERT_FILE") else {}
+    image = podman.build(str(out), containerfile=str(out / "Containerfile"),
+                         tag=TAG + "-ctx", secrets=secrets)
+    assert layers(podman, image) == layers(podman, built)  # same context, same layers
+    podman.cli("rmi", TAG + "-ctx")
+
+
+def test_push_to_a_loopback_registry(built, example, platform_base):
+    from dockyard.testing.registry import local_registry
+
+    with local_registry() as registry:
+        dest = f"{registry.host}/minicase:1"
+        code, out = run_cli("build", "--base", platform_base, "--project", str(example),
+                            "-t", TAG, "--push", dest)
+        assert code == 0, out
+        seen = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{dest}"],
+                              capture_output=True, text=True)
+        assert seen.returncode == 0, seen.stderr
+        assert '"io.dockyard.kernel": "minicase"' in seen.stdout
+
+
+def test_unknown_engine_lists_the_available_ones(example, platform_base):
+    code, out = run_cli("build", "--base", platform_base, "--project", str(example),
+                        "-t", TAG, "--engine", "nerdctl")
+    assert code == 2 and "unknown engine 'nerdctl'" in out and "podman" in out
+
+
+def test_missing_and_stale_lock(example, platform_base, tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(example, project)
+    (project / "dockyard.lock").unlink()
+    code, out = run_cli("plan", "--base", platform_base, "--project", str(project))
+    assert code == 2 and "no dockyard.lock" in out and "dockyard lock" in out
+    shutil.copy(example / "dockyard.lock", project)
+    env = project / "environment.yml"
+    env.write_text(env.read_text() + "  - libtinygeo\n")
+    code, out = run_cli("build", "--base", platform_base, "--project", str(project), "-t", TAG)
+    assert code == 2 and "stale" in out and "run `dockyard lock`" in out
+
+
+def test_plan_refuses_a_base_without_jupyter(example, platform_base_nojupyter):
+    code, out = run_cli("plan", "--base", platform_base_nojupyter, "--project", str(example))
+    assert code == 2 and "has no Jupyter" in out and "JupyterLab" in out
+
+
+def test_plan_prints_the_layout(example, platform_base):
+    code, out = run_cli("plan", "--base", platform_base, "--project", str(example),
+                        "--containerfile")
+    assert code == 0, out
+    assert "Python 3.12.1, second interpreter from conda" in out
+    assert "3.13.5" in out and "1000:100 (onyxia:users)" in out
+    assert "COPY --from=builder --chown=1000:100 /opt/dockyard/env /opt/dockyard/env" in out
