@@ -109,10 +109,14 @@ def test_no_build_leftovers_or_secrets(built, podman, platform_base):
     assert "uv" not in done.stdout.split("\n")[3:] and "gcc" not in done.stdout
     history = podman.cli("history", "--no-trunc", built).stdout
     assert "BEGIN CERTIFICATE" not in history
-    # The CA bundle given as a secret reached none of the files dockyard added.
-    found = podman.run(built, ["sh", "-c", "grep -rl 'BEGIN CERTIFICATE' /opt/dockyard "
-                               "/opt/python/share/jupyter/kernels/minicase || true"])
-    assert found.stdout.strip() == ""
+    ca = os.environ.get("SSL_CERT_FILE")
+    if ca:  # the CA bundle given as a secret reached none of the files dockyard added
+        certs = open(ca).read().split("-----BEGIN CERTIFICATE-----")[1:]
+        probes = [c.split()[0] for c in (certs[0], certs[len(certs) // 2], certs[-1])]
+        pattern = "\\|".join(probes)
+        found = podman.run(built, ["sh", "-c", f"grep -rl '{pattern}' /opt/dockyard "
+                                   "/opt/python/share/jupyter/kernels/minicase || true"])
+        assert found.stdout.strip() == ""
 
 
 def test_code_only_change_reuses_the_environment_layer(built, podman, example, platform_base,
