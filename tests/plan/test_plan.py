@@ -140,3 +140,21 @@ def test_plan_is_pure_and_deterministic(jupyter_facts):
     a = make_plan(make_lock(), jupyter_facts, PlanSettings(), PROJECT)
     b = make_plan(make_lock(), facts("platform-jupyter"), PlanSettings(), PROJECT)
     assert a == b
+
+
+def test_nvidia_env_from_the_target_cuda(jupyter_facts):
+    lock = make_lock()
+    gpu = replace(lock, target=replace(lock.target, cuda="12.6"))
+    env = dict(make_plan(gpu, jupyter_facts, project=PROJECT).env)
+    assert env["NVIDIA_REQUIRE_CUDA"] == "cuda>=12.6" and env["NVIDIA_VISIBLE_DEVICES"] == "all"
+    assert dict(make_plan(lock, jupyter_facts, project=PROJECT).env) == {}  # no GPU target
+    # The CUDA base already says all of it: nothing to add.
+    assert dict(make_plan(gpu, facts("platform-cuda"), project=PROJECT).env) == {}
+
+
+def test_cuda_libraries_brought_twice_are_noted():
+    runtime = pypi("nvidia-cuda-runtime-cu12", "12.6.77")
+    lock = make_lock(extra=(runtime,))
+    plan = make_plan(replace(lock, target=replace(lock.target, cuda="12.6")),
+                     facts("platform-cuda"), project=PROJECT)
+    assert any(n.startswith("CUDA: ") and "libraries duplicate" in n for n in plan.notes)

@@ -118,19 +118,9 @@ def prepare(args: argparse.Namespace, ui: Ui) -> Prepared:
     settings = PlanSettings(
         kernel_name=args.kernel_name, display_name=args.display_name,
         secrets=tuple(sorted(secrets)), install_project=_install_project(root),
-        extra_env=cuda_env(lock, facts),
     )
     plan = make_plan(lock, facts, settings, spec)
     return Prepared(root, spec, lock, lock_text, engine, facts, plan, secrets)
-
-
-def cuda_env(lock, facts) -> tuple[tuple[str, str], ...]:
-    """NVIDIA_* ENV for GPU images, from dockyard.cuda when it provides `nvidia_env`."""
-    try:
-        from ..cuda import nvidia_env  # type: ignore[attr-defined]
-    except ImportError:  # TODO(lead): dockyard.cuda.nvidia_env not there yet: no NVIDIA_* ENV
-        return ()
-    return tuple(sorted(dict(nvidia_env(lock, facts)).items()))
 
 
 def main(args: argparse.Namespace, ui: Ui) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..cuda import duplicates_against_base, nvidia_env
 from ..errors import PlanError
 from ..lock.model import Lock, LockedPackage
 from ..probe.facts import BaseFacts, PythonFacts
@@ -34,7 +35,7 @@ class PlanSettings:
     prefix: str = DEFAULT_PREFIX
     secrets: tuple[str, ...] = ()  # ids of build secrets given to the build (e.g. "ca")
     install_project: bool = True  # build and install the project's own package
-    extra_env: tuple[tuple[str, str], ...] = ()  # e.g. NVIDIA_* from dockyard.cuda
+    extra_env: tuple[tuple[str, str], ...] = ()  # added to (and overriding) the plan's ENV
 
 
 def _vt(version: str) -> tuple[int, ...]:
@@ -204,6 +205,10 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
                      "(platforms usually require a non-root user)")
     if not facts.glibc:
         notes.append("the base's glibc version could not be read; glibc was not checked")
+    dup = duplicates_against_base(facts, lock)
+    if dup.duplicates:
+        notes.append("CUDA: " + dup.summary())
+    env = {**nvidia_env(lock, facts), **dict(settings.extra_env)}
     owner_names = f"{user.username or user.name or user.uid}:{user.groupname or user.gid}"
     layers = (
         Layer("builder", f"environment at {prefix}: " + (
@@ -235,7 +240,7 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
         interpreter=interp, conda=conda, wheels=wheels, sources=sources,
         project_name=project_name, install_project=settings.install_project,
         kernel=kernel, lock_in_image=LOCK_IN_IMAGE, lock_hash=lock.inputs_hash,
-        env=tuple(sorted(settings.extra_env)), labels=labels,
+        env=tuple(sorted(env.items())), labels=labels,
         secrets=tuple(sorted(set(settings.secrets))), uv=UV,
         layers=tuple(x for x in layers if x is not None), notes=tuple(notes),
         base_cmd=facts.cmd, base_entrypoint=facts.entrypoint,
