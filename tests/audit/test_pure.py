@@ -119,6 +119,11 @@ def test_kernel_missing_then_registered():
     assert "kernel-missing" in codes and "cmd-changed" not in codes
     kernel = {"opt/py/share/jupyter/kernels/app/kernel.json":
               json.dumps({"argv": ["/opt/app/bin/python", "-m", "ipykernel_launcher"]})}
+    hidden = {"opt/app/share/jupyter/kernels/app/kernel.json":
+              json.dumps({"argv": ["/opt/app/bin/python", "-m", "ipykernel_launcher"]})}
+    inv = build_inventory(image(base, app, hidden), base_conf)
+    [missing] = [f for f in run_checks(inv, Policy(base_ref="b")) if f.code == "kernel-missing"]
+    assert any("not where the base's Jupyter looks" in d for d in missing.details)
     inv = build_inventory(image(base, app, kernel), base_conf)
     assert "kernel-missing" not in {f.code for f in run_checks(inv, Policy(base_ref="base"))}
     envs = {e.prefix: (e.kind, e.from_base, e.python) for e in inv.environments}
@@ -202,3 +207,29 @@ def test_budget_and_duplicate_library_checks():
     assert found["over-budget"].size == inv.total - 1000
     owners = {c.lib: c.owner for c in inv.cuda}
     assert owners["cublas"] in ("toolkit", "wheel:nvidia-cublas-cu12")
+
+
+def test_debian_python_packages_are_sized_by_dpkg_lists():
+    deb_files = {"usr/lib/python3/dist-packages/numpy/__init__.py": "n" * 300,
+                 "usr/lib/python3/dist-packages/numpy/core.so": "c" * 700,
+                 "usr/lib/python3/dist-packages/numpy-1.26.4.dist-info/METADATA":
+                     "Name: numpy\nVersion: 1.26.4\n\n",
+                 "usr/lib/x86_64-linux-gnu/libcudart.so.12.0.146": "r" * 10,
+                 "usr/lib/python3.13/os.py": "o" * 5}
+    listed = "\n".join(["/usr/lib/python3/dist-packages/numpy",
+                        "/usr/lib/python3/dist-packages/numpy-1.26.4.dist-info",
+                        *("/" + p for p in deb_files if "numpy" in p)]) + "\n"
+    base = {**deb_files, "var/lib/dpkg/info/python3-numpy.list": listed,
+            "var/lib/dpkg/info/libcudart12:amd64.list":
+                "/usr/lib/x86_64-linux-gnu/libcudart.so.12.0.146\n"}
+    pip = dist("usr/local/lib/python3.13/dist-packages", "numpy", "2.2.6", {"numpy/x.so": "x" * 90})
+    inv = build_inventory(image(base, pip))
+    numpy = {(d.env, d.installer): d.size for d in inv.distributions if d.name == "numpy"}
+    metadata = len("Name: numpy\nVersion: 1.26.4\n\n")
+    assert numpy[("/usr", "apt:python3-numpy")] == 300 + 700 + metadata
+    assert ("/usr/local", "pip") in numpy
+    assert {e.prefix: e.python for e in inv.environments} == {"/usr": "3.13", "/usr/local": "3.13"}
+    [cudart] = inv.cuda
+    assert cudart.owner == "apt:libcudart12" and cudart.version == "12.0.146"
+    [dup] = [f for f in run_checks(inv, Policy()) if f.code == "duplicate-distribution"]
+    assert "2 environments" in dup.title

@@ -230,13 +230,28 @@ def contract(inv: Inventory, policy: Policy) -> Iterable[Finding]:
     yield from _kernel(inv)
 
 
+def _kernel_dirs(inv: Inventory) -> set[str]:
+    """Where the base's Jupyter looks for kernelspecs (jupyter --paths, data part)."""
+    env = dict(item.partition("=")[::2] for item in inv.config.env)
+    dirs = {"/usr/local/share/jupyter/kernels", "/usr/share/jupyter/kernels",
+            posixpath.join(env.get("HOME") or "/root", ".local/share/jupyter/kernels")}
+    dirs |= {e.prefix.rstrip("/") + "/share/jupyter/kernels"
+             for e in inv.environments if e.from_base and e.python}
+    dirs |= {p.rstrip("/") + "/kernels" for p in env.get("JUPYTER_PATH", "").split(":") if p}
+    if env.get("JUPYTER_DATA_DIR"):
+        dirs.add(env["JUPYTER_DATA_DIR"].rstrip("/") + "/kernels")
+    return dirs
+
+
 def _kernel(inv: Inventory) -> Iterable[Finding]:
     base_jupyter = any(k.layer < inv.base_layers for k in inv.kernels) or any(
         d.name in JUPYTER and d.layer < inv.base_layers for d in inv.distributions)
     app = [e for e in inv.environments if not e.from_base and e.python]
     if not base_jupyter or not app:
         return
-    served = {env_of(k.argv0, inv.environments) for k in inv.kernels}
+    visible = _kernel_dirs(inv)
+    served = {env_of(k.argv0, inv.environments) for k in inv.kernels
+              if posixpath.dirname(posixpath.dirname(k.path)) in visible}
     missing = [e.prefix for e in app if e.prefix not in served]
     if missing:
         yield Finding("kernel-missing", "error",
@@ -244,7 +259,10 @@ def _kernel(inv: Inventory) -> Iterable[Finding]:
                       tuple(missing),
                       "register it: <env>/bin/python -m ipykernel install --prefix "
                       "<base python prefix> --name app", tuple(
-                          f"kernel {k.name}: {k.argv0}" for k in inv.kernels))
+                          f"kernel {k.name}: {k.argv0} ({k.path}"
+                          + (")" if posixpath.dirname(posixpath.dirname(k.path)) in visible
+                             else ", not where the base's Jupyter looks)")
+                          for k in inv.kernels))
 
 
 def secrets(inv: Inventory, policy: Policy) -> Iterable[Finding]:

@@ -33,6 +33,7 @@ from .model import (
 
 _SITE = re.compile(r"^(?P<prefix>.*?)/lib/python(?P<ver>\d\.\d+)/(?:site|dist)-packages(?:/|$)")
 _DEBIAN_SITE = re.compile(r"^(?P<prefix>/usr)/lib/python3/dist-packages(?:/|$)")
+_STDLIB = re.compile(r"^(?P<prefix>.*?)/lib/python(?P<ver>\d\.\d+)/os\.py$")
 _CUDA_LIB = re.compile(
     r"^lib(?P<lib>cudart|cublasLt|cublas|cudnn(?:_[a-z_]+)?|cufftw|cufft|curand|cusolverMg|cusolver"
     r"|cusparseLt|cusparse|nccl|nvrtc(?:-builtins)?|nvJitLink|nvToolsExt|cupti|nvblas|npp[a-z]*)"
@@ -64,13 +65,14 @@ def build_inventory(image: RawImage, base: ImageConfig | None = None) -> Invento
         for i, scan in enumerate(image.layers))
 
     envs = _environments(files, contents, base_layers)
-    dists = _distributions(files, contents, envs)
-    owners = _owners(files, contents, dists)
+    dpkg = dpkg_files(contents)
+    dists = _distributions(files, contents, envs, dpkg)
+    owners = _owners(files, contents, dists, dpkg)
     return Inventory(
         ref=image.ref, total=sum(x.size for x in layers),
         final=sum(s for s, _, _ in files.values()),
         layers=layers, environments=envs, distributions=dists,
-        cuda=_cuda(files, owners, dists), removed=tuple(removed),
+        cuda=_cuda(files, owners, dpkg), removed=tuple(removed),
         kernels=_kernels(files, contents), secrets=_secrets(image, live),
         config=image.config, files=files,
         owners={p: d.name for p, d in owners.items() if p in files},
@@ -148,7 +150,7 @@ def _environments(files, contents, base_layers: int) -> tuple[Environment, ...]:
     roots: dict[str, str] = {p + "/": p for p in kinds}
     pythons: dict[str, set[str]] = defaultdict(set)
     for path in files:
-        m = _SITE.match(path) or _DEBIAN_SITE.match(path)
+        m = _SITE.match(path) or _DEBIAN_SITE.match(path) or _STDLIB.match(path)
         if not m:
             continue
         prefix = m["prefix"] or "/"
@@ -173,7 +175,8 @@ def _environments(files, contents, base_layers: int) -> tuple[Environment, ...]:
         if owner is not None:
             sizes[owner] += size
             layers[owner].add(layer)
-    envs = [Environment(prefix=p, kind=k, python=".".join(sorted(pythons[p]) or ""),
+    envs = [Environment(prefix=p, kind=k,
+                        python=", ".join(sorted(pythons[p] - {"3"} or pythons[p])),
                         size=sizes[p], layers=tuple(sorted(layers[p])),
                         from_base=bool(layers[p]) and min(layers[p]) < base_layers)
             for p, k in kinds.items()]
@@ -227,7 +230,7 @@ def _conda_files(path: str, data: bytes) -> tuple[dict, list[str]]:
     return doc, [posixpath.normpath(posixpath.join(prefix or "/", f)) for f in rel if f]
 
 
-def _distributions(files, contents, envs) -> tuple[Distribution, ...]:
+def _distributions(files, contents, envs, dpkg) -> tuple[Distribution, ...]:
     dists: list[Distribution] = []
     conda_owned: set[str] = set()
     for path, data in contents.items():
@@ -260,13 +263,57 @@ def _distributions(files, contents, envs) -> tuple[Distribution, ...]:
             env=env_of(info, envs), installer=installer or "unknown",
             size=sum(files[p][0] for p in present), files=len(present),
             layer=files[path][1], where=info))
+    dists += _system_distributions(files, contents, envs, dpkg)
     return tuple(sorted(dists, key=lambda d: (-d.size, d.name, d.env)))
 
 
-def _owners(files, contents, dists) -> dict[str, Distribution]:
+def dpkg_files(contents) -> dict[str, tuple[str, list[str]]]:
+    """Debian packages' file lists: path -> (package, its files), from /var/lib/dpkg/info."""
+    owner: dict[str, tuple[str, list[str]]] = {}
+    for path, data in contents.items():
+        if path.startswith("/var/lib/dpkg/info/") and path.endswith(".list"):
+            pkg = posixpath.basename(path)[: -len(".list")].split(":")[0]
+            listed = [line for line in data.decode("utf-8", "replace").splitlines() if line]
+            for p in listed:
+                owner.setdefault(p, (pkg, listed))
+    return owner
+
+
+def _system_distributions(files, contents, envs, dpkg) -> list[Distribution]:
+    """Python distributions without a RECORD (Debian's python3-*): sized by dpkg's file list."""
+    out = []
+    for path, data in contents.items():
+        if path.endswith(".dist-info/METADATA"):
+            info = posixpath.dirname(path)
+            if info + "/RECORD" in contents:
+                continue
+        elif path.endswith(".egg-info/PKG-INFO"):
+            info = posixpath.dirname(path)
+        elif path.endswith(".egg-info"):
+            info = path
+        else:
+            continue
+        meta = _metadata(data)
+        stem = posixpath.basename(info).rsplit(".", 1)[0]
+        name, _, version = stem.partition("-")
+        pkg, listed = dpkg.get(info, ("", []))
+        present = [p for p in listed if p in files]
+        out.append(Distribution(
+            name=normalize_name(meta.get("Name", name)), version=meta.get("Version", version),
+            env=env_of(info, envs), installer=f"apt:{pkg}" if pkg else "unknown",
+            size=sum(files[p][0] for p in present), files=len(present),
+            layer=files[path][1], where=info))
+    return out
+
+
+def _owners(files, contents, dists, dpkg) -> dict[str, Distribution]:
     """Which distribution owns each file (for CUDA libraries' owners and versions)."""
     by_where = {d.where: d for d in dists}
     owners: dict[str, Distribution] = {}
+    for d in dists:
+        if d.installer.startswith("apt:"):
+            for p in dpkg.get(d.where, ("", []))[1]:
+                owners[p] = d
     for path, data in contents.items():
         if path in by_where and "/conda-meta/" in path:
             for p in _conda_files(path, data)[1]:
@@ -278,7 +325,7 @@ def _owners(files, contents, dists) -> dict[str, Distribution]:
     return owners
 
 
-def _cuda(files, owners, dists) -> tuple[CudaLib, ...]:
+def _cuda(files, owners, dpkg) -> tuple[CudaLib, ...]:
     libs = []
     for path, (size, layer, sha) in files.items():
         m = _CUDA_LIB.match(posixpath.basename(path))
@@ -288,13 +335,17 @@ def _cuda(files, owners, dists) -> tuple[CudaLib, ...]:
         owner = owners.get(path)
         toolkit = _TOOLKIT.match(path)
         if owner is not None:
-            who = f"{'conda' if owner.installer == 'conda' else 'wheel'}:{owner.name}"
+            kind = ("conda" if owner.installer == "conda" else "apt"
+                    if owner.installer.startswith("apt:") else "wheel")
+            who = f"{kind}:{owner.name}"
             if version.count(".") < 1 and owner.version[:1].isdigit():
                 version = owner.version
         elif toolkit:
             who = "toolkit"
             if version.count(".") < 1 and toolkit["ver"]:
                 version = toolkit["ver"]
+        elif path in dpkg:
+            who = f"apt:{dpkg[path][0]}"
         else:
             who = "system"
         libs.append(CudaLib(path=path, lib=m["lib"], version=version, owner=who, size=size,

@@ -34,6 +34,8 @@ _CONTENT_CAPS = (
     (re.compile(r"/kernels/[^/]+/kernel\.json$"), 64 << 10),
     (re.compile(r"/torch/version\.py$"), 64 << 10),
     (re.compile(r"^/usr/local/cuda[^/]*/version\.(json|txt)$"), 64 << 10),
+    (re.compile(r"\.egg-info(/PKG-INFO)?$"), 16 << 10),
+    (re.compile(r"^/var/lib/dpkg/info/[^/]+\.list$"), 16 << 20),
 )
 SECRET_CAP = 1 << 20
 
