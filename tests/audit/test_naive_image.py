@@ -47,7 +47,7 @@ def test_token_in_deleted_pip_conf_is_found_redacted(naive_report):
     [hit] = [f for f in by_code(naive_report, "secret") if "/etc/pip.conf" in f.paths[0]]
     assert hit.severity == "error"
     assert "layer 2" in hit.title and "deleted" in hit.title
-    assert hit.details == ("index-url = https://***@pypi.example.org/simple",)
+    assert hit.details == ("/etc/pip.conf:2: index-url = https://***@pypi.example.org/simple",)
     assert "/etc/pip.conf" not in naive_report.inventory.files
 
 

@@ -37,6 +37,7 @@ def duplicate_distributions(inv: Inventory, policy: Policy) -> Iterable[Finding]
     for d in inv.distributions:
         groups[d.name].append(d)
     app = _app_envs(inv)
+    shared: list[tuple[str, list[Distribution]]] = []   # in the base's env and one app env
     for name, copies in sorted(groups.items()):
         if len(copies) < 2:
             continue
@@ -44,8 +45,7 @@ def duplicate_distributions(inv: Inventory, policy: Policy) -> Iterable[Finding]
         per_env: dict[str, list[Distribution]] = defaultdict(list)
         for d in copies:
             per_env[d.env].append(d)
-        details = tuple(f"{d.name} {d.version} in {d.env or '/'} ({d.installer}, {human(d.size)}, "
-                        f"layer {d.layer}): {d.where}" for d in copies)
+        details = tuple(_copy(d) for d in copies)
         twice = [env for env, ds in per_env.items() if len(ds) > 1]
         extra = sum(d.size for d in copies[1:])
         if twice:
@@ -56,17 +56,30 @@ def duplicate_distributions(inv: Inventory, policy: Policy) -> Iterable[Finding]
                 extra, tuple(d.where for d in copies),
                 "give each package one owner: install it with conda or with pip, not both "
                 "(dockyard lock keeps one owner per package)", details)
-        elif len(per_env) > 1:
-            in_app = [env for env in per_env if env in app]
-            severity = "warning" if len(in_app) > 1 else "info"
+        elif sum(1 for env in per_env if env in app) > 1:
             yield Finding(
-                "duplicate-distribution", severity,
+                "duplicate-distribution", "warning",
                 f"{name} is installed in {len(per_env)} environments",
                 extra, tuple(d.where for d in copies),
-                "install the app's packages into one environment; the base's own packages "
-                "only duplicate when the app needs its own interpreter" if severity == "info"
-                else "install the app's packages into one environment, not system Python "
-                     "+ conda + venv", details)
+                "install the app's packages into one environment, not system Python "
+                "+ conda + venv", details)
+        else:
+            shared.append((name, copies))
+    if shared:
+        size = sum(sum(d.size for d in copies[1:]) for _, copies in shared)
+        yield Finding(
+            "duplicate-distribution", "info",
+            f"{len(shared)} packages of the base's environments are also in the app's",
+            size, tuple(d.where for _, copies in shared for d in copies),
+            "expected when the app needs its own interpreter (a kernel needs ipykernel and "
+            "its dependencies); otherwise install into the base's environment",
+            tuple(f"{name}: " + "; ".join(f"{d.version} in {d.env} ({human(d.size)})"
+                                          for d in copies) for name, copies in shared))
+
+
+def _copy(d: Distribution) -> str:
+    return (f"{d.name} {d.version} in {d.env or '/'} ({d.installer}, {human(d.size)}, "
+            f"layer {d.layer}): {d.where}")
 
 
 def duplicate_files(inv: Inventory, policy: Policy) -> Iterable[Finding]:
@@ -267,15 +280,22 @@ def _kernel(inv: Inventory) -> Iterable[Finding]:
 
 def secrets(inv: Inventory, policy: Policy) -> Iterable[Finding]:
     for hit in inv.secrets:
+        path = hit.where.rsplit(":", 1)[0]
+        package = inv.owners.get(path) if hit.layer is not None else None
+        if package:   # a test fixture a package ships (tornado/test/test.key), not a leak
+            yield Finding("secret", "info", f"{hit.kind} shipped inside the package {package}",
+                          0, (hit.where,), "nothing to do unless you put it there",
+                          (f"{hit.where}: {hit.preview}",))
+            continue
         if hit.layer is None:
-            title, paths = f"credential in {hit.where.split('[')[0].split(' ')[0]}", (hit.where,)
+            title = f"credential in {hit.where.split('[')[0].split(' ')[0]}"
         else:
             gone = ", deleted by a later layer but still in its bytes" if hit.deleted else ""
-            title, paths = f"credential in layer {hit.layer}{gone}", (hit.where,)
-        yield Finding("secret", "error", f"{title} ({hit.kind})", 0, paths,
+            title = f"credential in layer {hit.layer}{gone}"
+        yield Finding("secret", "error", f"{title} ({hit.kind})", 0, (hit.where,),
                       "rotate it now; pass credentials with RUN --mount=type=secret so they "
                       "never enter a layer (deleting them later does not remove them)",
-                      (hit.preview,))
+                      (f"{hit.where}: {hit.preview}",))
 
 
 def budget(inv: Inventory, policy: Policy) -> Iterable[Finding]:
@@ -293,17 +313,21 @@ def budget(inv: Inventory, policy: Policy) -> Iterable[Finding]:
 
 
 def wasted(inv: Inventory, policy: Policy) -> Iterable[Finding]:
-    if not inv.removed:
-        return
-    total = inv.wasted
-    top = sorted(inv.removed, key=lambda r: -r.size)[:10]
-    yield Finding(
-        "wasted-bytes", "warning" if total >= (1 << 20) else "info",
-        f"{human(total)} in {len(inv.removed)} files overwritten or deleted by later layers",
-        total, tuple(r.path for r in top),
-        "delete files in the same RUN step that creates them, or use a multi-stage build",
-        tuple(f"{r.path}: {human(r.size)} in layer {r.layer}, {r.how} by layer {r.by}"
-              for r in top))
+    mine = [r for r in inv.removed if r.by >= inv.base_layers]
+    theirs = [r for r in inv.removed if r.by < inv.base_layers]
+    for removed, where in ((mine, ""), (theirs, " (in the base)")):
+        if not removed:
+            continue
+        total = sum(r.size for r in removed)
+        top = sorted(removed, key=lambda r: -r.size)[:10]
+        severity = "warning" if total >= (1 << 20) and not where else "info"
+        yield Finding(
+            "wasted-bytes", severity,
+            f"{human(total)} in {len(removed)} files overwritten or deleted by later layers"
+            + where, total, tuple(r.path for r in top),
+            "delete files in the same RUN step that creates them, or use a multi-stage build",
+            tuple(f"{r.path}: {human(r.size)} in layer {r.layer}, {r.how} by layer {r.by}"
+                  for r in top))
 
 
 CHECKS: tuple[Callable[[Inventory, Policy], Iterable[Finding]], ...] = (

@@ -247,7 +247,7 @@ def _distributions(files, contents, envs, dpkg) -> tuple[Distribution, ...]:
             size=sum(files[p][0] for p in present), files=len(present),
             layer=files[path][1], where=path))
     for path, data in contents.items():
-        if not path.endswith(".dist-info/RECORD"):
+        if not path.endswith(".dist-info/RECORD") or not _installed(path):
             continue
         info = posixpath.dirname(path)
         installer = (contents.get(info + "/INSTALLER") or b"").decode("utf-8", "replace").strip()
@@ -265,6 +265,15 @@ def _distributions(files, contents, envs, dpkg) -> tuple[Distribution, ...]:
             layer=files[path][1], where=info))
     dists += _system_distributions(files, contents, envs, dpkg)
     return tuple(sorted(dists, key=lambda d: (-d.size, d.name, d.env)))
+
+
+def _installed(meta_path: str) -> bool:
+    """Metadata right inside a site directory is an installed distribution; metadata
+    deeper down (setuptools/_vendor/packaging-*.dist-info) is a vendored copy."""
+    parts = meta_path.split("/")
+    i = next((k for k, part in enumerate(parts) if part.endswith((".dist-info", ".egg-info"))),
+             None)
+    return i is not None and i > 0 and parts[i - 1] in ("site-packages", "dist-packages")
 
 
 def dpkg_files(contents) -> dict[str, tuple[str, list[str]]]:
@@ -292,6 +301,8 @@ def _system_distributions(files, contents, envs, dpkg) -> list[Distribution]:
         elif path.endswith(".egg-info"):
             info = path
         else:
+            continue
+        if not _installed(path):
             continue
         meta = _metadata(data)
         stem = posixpath.basename(info).rsplit(".", 1)[0]

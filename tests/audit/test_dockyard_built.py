@@ -1,0 +1,59 @@
+"""An image made by `dockyard build` (the bundled example on the platform-like base) passes
+`dockyard check` against that base with no error finding."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from rich.console import Console
+
+from dockyard.audit import Policy, audit
+from dockyard.cli import main
+from dockyard.cli.ui import Ui
+
+pytestmark = [pytest.mark.podman, pytest.mark.network]
+TAG = "localhost/dockyard-test/minicase:audit"
+
+
+def run_cli(*argv: str) -> tuple[int, str]:
+    buf = io.StringIO()
+    ui = Ui(console=Console(file=buf, width=200), err=Console(file=buf, width=200))
+    return main(list(argv), ui), buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def built(platform_base):
+    from dockyard.testing.example import default_dest, example_env, make_example
+
+    dest = default_dest()
+    project = make_example(dest)
+    saved = {k: os.environ.get(k) for k in example_env(dest)}
+    os.environ.update(example_env(dest))
+    try:
+        code, out = run_cli("lock", "--project", str(project))
+        assert code == 0, out
+        code, out = run_cli("build", "--base", platform_base, "--project", str(project),
+                            "-t", TAG)
+        assert code == 0, out
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return TAG
+
+
+def test_dockyard_built_image_has_no_error_finding(built, platform_base, podman):
+    report = audit(built, base=platform_base, policy=Policy(budget=20 * 10**9), engine=podman)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert errors == [], "\n".join(f"{f.code}: {f.title} {f.details[:3]}" for f in errors)
+    inv = report.inventory
+    app = [e for e in inv.environments if not e.from_base]
+    assert app and all(e.python for e in app)           # the app's environment was found
+    assert any(not k.layer < inv.base_layers for k in inv.kernels)   # and its kernel
+    assert inv.base_layers > 0 and inv.config.user not in ("", "0", "root")
+    code, _ = run_cli("check", built, "--base", platform_base, "--budget", "20GB")
+    assert code == 0
