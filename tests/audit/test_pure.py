@@ -233,3 +233,23 @@ def test_debian_python_packages_are_sized_by_dpkg_lists():
     assert cudart.owner == "apt:libcudart12" and cudart.version == "12.0.146"
     [dup] = [f for f in run_checks(inv, Policy()) if f.code == "duplicate-distribution"]
     assert "2 environments" in dup.title
+
+
+def test_caches_and_build_tools():
+    base = {"usr/include/stdio.h": "h" * 40, "var/lib/apt/lists/deb.debian.org_main_Packages": "p"}
+    app = {"root/.cache/uv/archive-v0/x/a.so": "u" * 70,
+           "opt/conda/conda-meta/history": "",
+           "opt/conda/pkgs/numpy-2.2.6-py313_0.conda": "c" * 50,
+           "opt/conda/pkgs/numpy-2.2.6-py313_0/info/index.json": "{}",
+           "usr/bin/gcc-14": "g" * 30, "usr/share/doc/libssl-dev/copyright": "d",
+           "var/cache/apt/archives/gcc_14_amd64.deb": "a" * 20}
+    raw = image(base, app)
+    inv = build_inventory(raw, ImageConfig(diff_ids=raw.config.diff_ids[:1]))
+    found = {(f.code, f.title.split(" left")[0]): f for f in run_checks(inv, Policy())}
+    assert found[("cache", "uv cache")].size == 70
+    assert found[("cache", "conda package cache")].size == 50 + 2
+    assert found[("cache", "apt cache")].size == 20
+    assert found[("cache", "apt lists")].severity == "info"       # from the base
+    tools = next(f for (code, _), f in found.items() if code == "build-tools")
+    assert tools.severity == "warning" and tools.size == 40 + 30 + 1
+    assert "-dev package: libssl-dev" in tools.details

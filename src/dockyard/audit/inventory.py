@@ -14,6 +14,7 @@ import json
 import posixpath
 import re
 from collections import defaultdict
+from collections.abc import Callable
 
 from .model import (
     DIR,
@@ -178,7 +179,8 @@ def _environments(files, contents, base_layers: int) -> tuple[Environment, ...]:
     envs = [Environment(prefix=p, kind=k,
                         python=", ".join(sorted(pythons[p] - {"3"} or pythons[p])),
                         size=sizes[p], layers=tuple(sorted(layers[p])),
-                        from_base=bool(layers[p]) and min(layers[p]) < base_layers)
+                        from_base=bool(layers[p]) and min(layers[p]) < base_layers,
+                        roots=tuple(sorted(r for r, owner in roots.items() if owner == p)))
             for p, k in kinds.items()]
     return tuple(sorted(envs, key=lambda e: e.prefix))
 
@@ -193,6 +195,12 @@ def _longest(path: str, roots: dict[str, str]) -> str | None:
         probe = probe[: cut + 1]
         if probe in roots:
             return roots[probe]
+
+
+def file_env(envs: tuple[Environment, ...]) -> Callable[[str], str | None]:
+    """path -> prefix of the environment whose bytes it counts in (None: no environment)."""
+    roots = {root: e.prefix for e in envs for root in e.roots}
+    return lambda path: _longest(path, roots)
 
 
 def env_of(path: str, envs: tuple[Environment, ...]) -> str:

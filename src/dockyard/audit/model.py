@@ -136,6 +136,7 @@ class Environment:
     size: int             # bytes of files under it in the final image
     layers: tuple[int, ...]
     from_base: bool
+    roots: tuple[str, ...] = ()   # the directories whose files are its bytes ("/usr/lib/python3/")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from importlib import resources
 
-from .inventory import env_of
+from .inventory import file_env
 from .model import Report
 from .report_json import to_dict
 from .units import human
@@ -24,11 +24,11 @@ MAX_CHILDREN = 24
 def tree(report: Report) -> dict:
     """Bytes as a hierarchy: layer -> environment (or directory) -> package (or "other")."""
     inv = report.inventory
-    envs = inv.environments
+    env_of = file_env(inv.environments)
     cells: dict[int, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(
         lambda: defaultdict(int)))
     for path, (size, layer, _) in inv.files.items():
-        env = env_of(path, envs)
+        env = env_of(path)
         if env:
             group, leaf = f"env {env}", inv.owners.get(path, "(files of no package)")
         else:
