@@ -14,8 +14,10 @@ through here: URLs arrive stripped, and uv reads them from the environment
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ from ..redact import redact, strip_credentials
 from ..runner import Runner, SubprocessRunner, which
 from ..spec import Index, PypiRequirement
 from .model import Artifact, LockedPackage
+
+log = logging.getLogger(__name__)
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 _ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}
@@ -136,19 +140,19 @@ def compile(
     env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1", **request.env}
     with tempfile.TemporaryDirectory(prefix="dockyard-uv-") as tmp:
         work = Path(tmp)
-        pyproject = work / "pyproject.toml"
-        pyproject.write_text(tomli_w.dumps(pyproject_for(request)))
-        if request.constraints:
-            (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
-        args = _base_args(uv, pyproject, request)
+        args = prepare(request, work, uv)
+        start = time.perf_counter()
         done = run([*args, "--format", "pylock.toml", "-o", str(work / "pylock.toml")],
                    cwd=work, env=env, on_line=on_line)
+        log.info("uv pip compile (pylock): %.2f s", time.perf_counter() - start)
         if not done.ok:
             raise _uv_error(done.stderr or done.stdout, request)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
         # The edges and index of each package: cheap, the cache is warm now.
+        start = time.perf_counter()
         notes = run([*args, "--offline", "--annotation-style", "line",
                      "--emit-index-annotation"], cwd=work, env=env)
+        log.info("uv pip compile (edges, offline): %.2f s", time.perf_counter() - start)
         if not notes.ok:
             raise _uv_error(notes.stderr or notes.stdout, request)
     return packages_from(pylock, notes.stdout)
@@ -262,10 +266,16 @@ def _uv_error(text: str, request: Request) -> LockError:
                      hint="run again with -v for uv's full output")
 
 
-def uv_command_line(request: Request, pyproject: str = "pyproject.toml") -> list[str]:
-    """The equivalent command, for the benchmark and for users who want to reproduce it."""
-    return _base_args(which("uv") or "uv", Path(pyproject), request)
+def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
+    """Write uv's inputs into `work`; the `uv pip compile` command line that reads them.
+
+    Public for the benchmark, and for anyone who wants to rerun what dockyard asked uv.
+    """
+    (work / "pyproject.toml").write_text(tomli_w.dumps(pyproject_for(request)))
+    if request.constraints:
+        (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
+    return _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
 
 
 __all__ = ["PYPI_SIMPLE", "Request", "Target", "compile", "packages_from", "parse_annotations",
-           "pyproject_for", "uv_command_line"]
+           "prepare", "pyproject_for"]

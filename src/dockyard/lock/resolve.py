@@ -45,6 +45,20 @@ def conda_where(spec: ProjectSpec) -> str:
     return spec.conda[0].origin.file if spec.conda else "environment.yml"
 
 
+def pypi_request(spec: ProjectSpec, requests: rules.Requests,
+                 conda_pkgs: Iterable[LockedPackage], python: str) -> pypi.Request:
+    """What uv is asked: the PyPI requests, bound by pins and by what conda installs."""
+    settings = spec.settings
+    return pypi.Request(
+        requirements=requests.pypi,
+        target=pypi.Target(python=python, platform=settings.platform, glibc=settings.glibc),
+        constraints=(*requests.pypi_constraints, *rules.pypi_pins_from_conda(conda_pkgs)),
+        indexes=indexes_of(spec),
+        routes=settings.routes,
+        root=spec.root,
+    )
+
+
 def lock_project(
     spec: ProjectSpec,
     *,
@@ -103,14 +117,7 @@ def lock_project(
     pypi_pkgs: tuple[LockedPackage, ...] = ()
     indexes = indexes_of(spec)
     if requests.pypi:
-        request_pypi = pypi.Request(
-            requirements=requests.pypi,
-            target=pypi.Target(python=python, platform=settings.platform, glibc=settings.glibc),
-            constraints=(*requests.pypi_constraints, *rules.pypi_pins_from_conda(conda_pkgs)),
-            indexes=indexes,
-            routes=settings.routes,
-            root=spec.root,
-        )
+        request_pypi = pypi_request(spec, requests, conda_pkgs, python)
         say(f"resolving {len(request_pypi.requirements)} PyPI requirements with uv")
         pypi_pkgs = compile_pypi(request_pypi, on_line=say)
 
