@@ -42,6 +42,8 @@ def register(sub) -> argparse.ArgumentParser:
                    help="write the Containerfile and its context into OUT and stop "
                    "(for kaniko, GitLab CI)")
     p.add_argument("--push", metavar="DEST", help="push the image to this registry reference")
+    p.add_argument("--no-cache", action="store_true",
+                   help="rebuild every layer (the engine's layer cache is not used)")
     return p
 
 
@@ -152,7 +154,8 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
             stage_context(context, p.plan, p.lock_text, p.root, ctx, progress)
         with ui.step(f"Building {args.tag} with {p.engine.name}") as progress:
             image_id = p.engine.build(str(ctx), containerfile=str(ctx / CONTAINERFILE),
-                                      tag=args.tag, secrets=p.secrets, on_line=progress)
+                                      tag=args.tag, secrets=p.secrets, on_line=progress,
+                                      no_cache=args.no_cache)
     size = p.engine.inspect(args.tag).get("Size", 0)
     ui.ok(f"built {args.tag} ({image_id[:12]}, {size / 1e6:.0f} MB; the base is "
           f"{p.facts.size / 1e6:.0f} MB)")

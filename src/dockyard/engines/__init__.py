@@ -24,6 +24,7 @@ class Engine(Protocol):
         self, context: str, *, containerfile: str, tag: str,
         secrets: Mapping[str, str] = ..., build_args: Mapping[str, str] = ...,
         network: str | None = None, on_line: Callable[[str], None] | None = None,
+        no_cache: bool = False,
     ) -> str: ...
     def inspect(self, ref: str) -> dict[str, Any]: ...
     def exists(self, ref: str) -> bool: ...
@@ -55,8 +56,10 @@ class CliEngine:
         return done
 
     def build(self, context, *, containerfile, tag, secrets=None, build_args=None,
-              network=None, on_line=None) -> str:
+              network=None, on_line=None, no_cache: bool = False) -> str:
         args = ["build", "-f", containerfile, "-t", tag]
+        if no_cache:
+            args.append("--no-cache")
         for sid, path in sorted((secrets or {}).items()):
             args += ["--secret", f"id={sid},src={path}"]
         for key, value in sorted((build_args or {}).items()):

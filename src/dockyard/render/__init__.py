@@ -115,8 +115,9 @@ def containerfile(plan: BuildPlan) -> str:
         "",
         f"FROM {plan.base_from} AS builder",
         "USER root",
-        "ENV UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_NO_PROGRESS=1 "
-        "UV_COMPILE_BYTECODE=0",
+        # the base's HOME may be the platform user's: say where uv's cache mount is
+        f"ENV UV_CACHE_DIR={UV_CACHE} UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy "
+        "UV_NO_PROGRESS=1 UV_COMPILE_BYTECODE=0",
         f"# uv {plan.uv.version}: fetched by the host from {plan.uv.url.rsplit('/', 1)[-1]}, "
         f"sha256 {plan.uv.sha256}",
         f"COPY {CONTEXT_UV} {BUILD}/bin/uv",
