@@ -19,6 +19,7 @@ import logging
 import os
 import posixpath
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -121,18 +122,22 @@ def _from_engine(ref: ImageRef, engine, on_bytes: OnBytes | None, layers: bool) 
     args = [engine.binary, "save"]
     if engine.name == "podman":
         args += ["--format", "docker-archive"]
-    proc = subprocess.Popen([*args, ref.target], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=BUFSIZE)
-    assert proc.stdout is not None and proc.stderr is not None
-    try:
-        image = read_archive(proc.stdout, ref.target, on_bytes=on_bytes, layers=layers)
-        proc.stdout.read()   # drain what the reader did not need
-    except BaseException:
-        proc.kill()
-        raise
-    finally:
-        err = proc.stderr.read().decode("utf-8", "replace")
+    # stderr goes to a file: a pipe nobody reads while stdout streams could fill and block it
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen([*args, ref.target], stdout=subprocess.PIPE, stderr=errfile,
+                                bufsize=BUFSIZE)
+        assert proc.stdout is not None
+        try:
+            image = read_archive(proc.stdout, ref.target, on_bytes=on_bytes, layers=layers)
+            while proc.stdout.read(BUFSIZE):   # drain what the reader did not need
+                pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
         code = proc.wait()
+        errfile.seek(0)
+        err = errfile.read().decode("utf-8", "replace")
     if code != 0:
         raise AuditError(f"{engine.name} save {ref.target} failed (exit {code}): "
                          f"{mask(err)[-500:]}",
