@@ -15,6 +15,7 @@ through here: URLs arrive stripped, and uv reads them from the environment
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -111,9 +112,29 @@ def pyproject_for(request: Request) -> dict:
     return doc
 
 
+def build_python(version: str) -> str | None:
+    """An interpreter of the target's minor version, only to build sdists and git deps.
+
+    The resolution itself is for `--python-version`; without this, uv builds
+    with whatever Python it finds (and a package requiring the target's Python
+    fails to build). pyenv's shims are skipped: they refuse inactive versions.
+    """
+    minor = ".".join(version.split(".")[:2])
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv", "versions")
+    found = sorted(root.glob(f"{minor}.*/bin/python{minor}"),
+                   key=lambda p: [int(x) for x in re.findall(r"\d+", p.parts[-3])])
+    if found:
+        return str(found[-1])
+    beside = which(f"python{minor}")
+    return beside if beside and "/shims/" not in beside else None
+
+
 def _base_args(uv: str, pyproject: Path, request: Request) -> list[str]:
     args = [uv, "pip", "compile", str(pyproject), "--python-version", request.target.python,
             "--python-platform", request.target.uv_platform(), "--quiet", "--no-header"]
+    builder = build_python(request.target.python)
+    if builder:
+        args += ["--python", builder]
     if request.constraints:
         args += ["-c", str(pyproject.parent / "constraints.txt")]
     # `uv pip compile` takes [[tool.uv.index]] from the pyproject for routing only:
@@ -150,8 +171,10 @@ def compile(
         pylock = tomllib.loads((work / "pylock.toml").read_text())
         # The edges and index of each package: cheap, the cache is warm now.
         start = time.perf_counter()
-        notes = run([*args, "--offline", "--annotation-style", "line",
-                     "--emit-index-annotation"], cwd=work, env=env)
+        edges = [*args, "--annotation-style", "line", "--emit-index-annotation"]
+        notes = run([*edges, "--offline"], cwd=work, env=env)
+        if not notes.ok:  # something was not cached after all: ask the index again
+            notes = run(edges, cwd=work, env=env)
         log.info("uv pip compile (edges, offline): %.2f s", time.perf_counter() - start)
         if not notes.ok:
             raise _uv_error(notes.stderr or notes.stdout, request)

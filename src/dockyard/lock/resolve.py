@@ -83,8 +83,10 @@ def lock_project(
             extra.append(rules.pep440_to_conda("python", spec.requires_python))
         if settings.python:
             extra.append(f"python {settings.python}.*")
+        specs, pin_notes = rules.conda_specs(requests.conda, channels)
+        requests = replace(requests, notes=requests.notes + pin_notes)
         request = conda.Request(
-            specs=tuple(c.spec for c in requests.conda),
+            specs=specs,
             channels=channels,
             platform=settings.platform, glibc=settings.glibc, cuda=settings.cuda,
             channel_priority=settings.channel_priority or spec.channel_priority,
@@ -103,6 +105,7 @@ def lock_project(
                 (*request.constraints, *better))))
             say("solving conda packages again with the PyPI constraints they must meet")
             conda_pkgs, mapping_notes = read_conda(solve_conda(request), on_line=say)
+        rules.check_pypi_only(requests, conda_pkgs)  # before uv runs: fail fast
 
     python = next((p.version for p in conda_pkgs if p.name == "python"), None)
     python = python or settings.python or rules.python_from_requires(spec.requires_python)

@@ -75,6 +75,20 @@ def pep440_to_conda(name: str, specifier: str) -> str | None:
     return f"{name} {','.join(parts)}" if parts else name
 
 
+def _conda_to_pep440(spec: str) -> str:
+    """`numpy >=1.25,<2` -> `>=1.25,<2`; anything conda-only (builds, `1.2.*=py*`) -> ""."""
+    parts = spec.split(None, 1)
+    if len(parts) < 2 or " " in parts[1].strip():
+        return ""
+    text = parts[1].strip()
+    if text[0].isdigit():  # conda's `1.2.*` / `1.2` mean ==
+        text = f"=={text}"
+    try:
+        return str(SpecifierSet(text))
+    except InvalidSpecifier:
+        return ""
+
+
 def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
     """Split the project's requests between conda and PyPI (rules 1 and 2)."""
     tools = {norm(t) for t in tools}
@@ -133,7 +147,15 @@ def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
                    f"dockyard.toml [sources] {name} = \"conda\"")
             owners.append((name, "conda", why))
             notes.append(Note(name, f"taken from conda instead of PyPI: {why}"))
-        elif owner == "pypi" and name not in conda_names:
+        elif owner == "pypi" and name in conda_names and name not in asked_pypi:
+            c = conda_names[name]
+            conda = [x for x in conda if norm(x.name) != name]
+            pypi.append(PypiRequirement(name, _conda_to_pep440(c.spec), origin=settings.origin))
+            pypi_only.append(name)
+            why = f"asked for from conda ({c.origin}); dockyard.toml [sources] {name} = \"pypi\""
+            owners.append((name, "pypi", why))
+            notes.append(Note(name, f"taken from PyPI instead of conda: {why}"))
+        elif owner == "pypi":
             pypi_only.append(name)
 
     constraints = list(settings.constraints)
@@ -230,17 +252,7 @@ def merge(
     conda_req = {norm(c.name): c for c in requests.conda}
     by_dist = provided(conda_pkgs)
     conda_dependents = _dependents(conda_pkgs)
-    for name in requests.pypi_only:
-        if name in by_dist or any(norm(p.name) == name for p in conda_pkgs):
-            users = sorted(conda_dependents.get(name, set()) | {
-                p.name for p in conda_pkgs if name in p.provides and norm(p.name) != name})
-            raise LockError(
-                f"{name} is to come from PyPI, but the conda solve installs it "
-                f"(needed by conda packages: {', '.join(users) or 'unknown'})",
-                where="dockyard.toml ([sources])",
-                hint=f"set {name} = \"conda\" in [sources], or remove the conda packages "
-                     "that depend on it from environment.yml",
-            )
+    check_pypi_only(requests, conda_pkgs)
 
     out: list[LockedPackage] = []
     for p in conda_pkgs:
@@ -286,6 +298,43 @@ def merge(
         final.append(p)
     _assert_one_owner(final)
     return tuple(final), tuple(notes)
+
+
+def check_pypi_only(requests: Requests, conda_pkgs: tuple[LockedPackage, ...]) -> None:
+    """`[sources] NAME = "pypi"` cannot hold when the conda solve still installs NAME."""
+    by_dist = provided(conda_pkgs)
+    conda_dependents = _dependents(conda_pkgs)
+    for name in requests.pypi_only:
+        installers = {p.name for p in conda_pkgs if norm(p.name) == name}
+        if name in by_dist:
+            installers.add(by_dist[name].name)
+        if not installers:
+            continue
+        users = sorted(set().union(*(conda_dependents.get(i, set()) for i in installers)))
+        raise LockError(
+            f"{name} is to come from PyPI, but the conda solve installs it "
+            f"(needed by conda packages: {', '.join(users) or 'none named'})",
+            where="dockyard.toml ([sources])",
+            hint=f"set {name} = \"conda\" in [sources], or remove the conda packages "
+                 "that depend on it from environment.yml",
+        )
+
+
+def conda_specs(conda: Iterable[CondaRequirement], channels: Iterable[str]) -> tuple[
+        tuple[str, ...], tuple[Note, ...]]:
+    """Match specs for rattler; a `channel::name` pin is kept only if that channel is used."""
+    used = set(channels)
+    specs, notes = [], []
+    for c in conda:
+        if c.channel and (c.channel in used or any(u.rstrip("/").endswith("/" + c.channel)
+                                                   for u in used)):
+            specs.append(f"{c.channel}::{c.spec}")
+        else:
+            specs.append(c.spec)
+            if c.channel:
+                notes.append(Note(c.name, f"{c.origin} pins channel {c.channel!r}, which is not "
+                                          "among the channels in use; the pin is ignored"))
+    return tuple(specs), tuple(notes)
 
 
 def _assert_one_owner(pkgs: Iterable[LockedPackage]) -> None:
