@@ -95,6 +95,12 @@ def test_pypi_constraints_and_pins_bind_the_conda_solve():
     assert "torch ==2.6.0" in r.conda_constraints  # the poetry.lock pin
     assert "pyarrow <26" in r.conda_constraints
     assert set(r.pypi_constraints) == {"pyarrow<26", "torch==2.6.0"}  # git pins stay out
+    both = founding_like()
+    both = ProjectSpec(**{**{f: getattr(both, f) for f in both.__slots__},
+                          "pypi": both.pypi + (pypi_req("esmpy", ">=8.6"),)})
+    r = rules.select(both, TOOLS)
+    assert "esmpy" not in {p.name for p in r.pypi}  # conda owns it, and
+    assert "esmpy >=8.6" in r.conda_constraints  # the PyPI constraint still binds conda
     off = rules.select(founding_like(honour_project_lock=False), TOOLS)
     assert off.pypi_constraints == ()
 

@@ -69,3 +69,16 @@ def test_pypi_owner_refused_when_a_conda_package_needs_it(tmp_path, channel):
     assert "esmpy is to come from PyPI" in info.value.message
     assert "xesmf" in info.value.message
     assert info.value.where == "dockyard.toml ([sources])"
+
+
+def test_a_pypi_package_at_odds_with_condas_version_is_explained(tmp_path, channel):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "mini"\nversion = "0"\ndependencies = ["numba==0.59.1"]\n')
+    (tmp_path / "environment.yml").write_text(
+        "channels: [conda-forge]\ndependencies:\n  - python=3.12.11\n  - esmpy\n")
+    (tmp_path / "dockyard.toml").write_text(f'[conda]\nchannels = ["{channel}"]\n')
+    with pytest.raises(LockError) as info:
+        lock_project(read_project(tmp_path))
+    assert "cannot be satisfied" in info.value.message and "numpy" in info.value.message
+    assert info.value.where.startswith("pyproject.toml:4")
+    assert "conda solve installs numpy 2.1.0 (conda package numpy)" in info.value.hint

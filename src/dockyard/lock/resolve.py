@@ -122,7 +122,10 @@ def lock_project(
     if requests.pypi:
         request_pypi = pypi_request(spec, requests, conda_pkgs, python)
         say(f"resolving {len(request_pypi.requirements)} PyPI requirements with uv")
-        pypi_pkgs = compile_pypi(request_pypi, on_line=say)
+        try:
+            pypi_pkgs = compile_pypi(request_pypi, on_line=say)
+        except LockError as exc:
+            raise _explain_conda_pins(exc, conda_pkgs) from None
 
     packages, notes = rules.merge(spec, requests, conda_pkgs, pypi_pkgs, mapping_notes)
     sources = [Source("channel", c, conda.channel_url(c)) for c in channels if conda_pkgs]
@@ -139,6 +142,20 @@ def lock_project(
         inputs_hash=inputs_hash(spec), target=target, packages=packages,
         sources=tuple(sources), notes=notes,
     ).normalized()
+
+
+def _explain_conda_pins(exc: LockError, conda_pkgs: Iterable[LockedPackage]) -> LockError:
+    """uv saw `numpy==1.26.4` without knowing why: say it is conda's numpy."""
+    involved = sorted(f"{dist} {pkg.version} (conda package {pkg.name})"
+                      for dist, pkg in rules.provided(conda_pkgs).items()
+                      if f"{dist}==" in exc.message or f"{dist}=={pkg.version}" in exc.message)
+    if not involved:
+        return exc
+    why = ("the conda solve installs " + ", ".join(involved) + ", so the PyPI side must use "
+           "that version; constrain it in pyproject.toml / dockyard.toml to make conda pick "
+           "another, or change the conda specs")
+    return type(exc)(exc.message, where=exc.where,
+                     hint=f"{why}; {exc.hint}" if exc.hint else why)
 
 
 def summary(lock: Lock) -> dict[str, Any]:

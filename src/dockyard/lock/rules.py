@@ -103,6 +103,7 @@ def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
         else:
             pip_section.append(r)
     pypi += pip_section
+    asked = list(pypi)  # every PyPI request binds conda, even one that conda then owns
     conda = []
     for c in spec.conda:
         if norm(c.name) in tools:
@@ -165,7 +166,7 @@ def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
         conda=tuple(conda),
         pypi=tuple(pypi),
         pypi_constraints=tuple(dict.fromkeys(constraints)),
-        conda_constraints=conda_constraints(pypi, constraints) if conda else (),
+        conda_constraints=conda_constraints(asked, constraints) if conda else (),
         owners=tuple(owners),
         notes=tuple(notes),
         pypi_only=tuple(sorted(set(pypi_only))),
