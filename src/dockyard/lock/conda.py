@@ -74,7 +74,7 @@ def constraints_for(request: Request) -> tuple[str, ...]:
     A constraint only binds if the package is in the solve, so this pins
     cuda-version exactly when the solve contains CUDA packages.
     """
-    extra = ()
+    extra: tuple[str, ...] = ()
     if request.cuda:
         major_minor = ".".join(request.cuda.split(".")[:2])
         extra = (f"cuda-version {major_minor}.*",)
@@ -112,7 +112,7 @@ def solve(request: Request) -> tuple[LockedPackage, ...]:
                 else ChannelPriority.Disabled)
     sources = [rattler.Channel(c) for c in channels]
     coro = rattler.solve(
-        sources=sources, specs=list(request.specs), platforms=[request.platform, "noarch"],
+        sources=sources, specs=list(request.specs), platforms=[request.platform, "noarch"],  # type: ignore[list-item]
         virtual_packages=vps, channel_priority=priority,
         constraints=list(constraints_for(request)),
     )
