@@ -104,3 +104,40 @@ def test_install_conda_for_another_prefix(tmp_path):
         "demo-1.0-0.json", "libdemo-1.0-0.json"]
     assert seen == ["conda demo 1.0", "conda libdemo 1.0"]
     assert not Path("/opt/dockyard/env/conda-meta/demo-1.0-0.json").exists()  # only in dest
+
+
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"
+
+
+def legacy_package(path: Path, name: str, files: dict[str, str]) -> None:
+    """A .tar.bz2 conda package whose text files carry conda's prefix placeholder."""
+    import io
+    import json
+    import tarfile
+
+    index = {"name": name, "version": "1.0", "build": "0", "build_number": 0,
+             "subdir": "linux-64", "depends": []}
+    paths = {"paths_version": 1, "paths": [
+        {"_path": rel, "path_type": "hardlink", "file_mode": "text",
+         "prefix_placeholder": PLACEHOLDER, "size_in_bytes": len(text.encode()),
+         "sha256": hashlib.sha256(text.encode()).hexdigest()} for rel, text in files.items()]}
+    members = {**files, "info/index.json": json.dumps(index),
+               "info/paths.json": json.dumps(paths)}
+    with tarfile.open(path, "w:bz2") as tar:
+        for rel, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_install_conda_patches_files_for_the_image_prefix(tmp_path):
+    pkg = tmp_path / "tool-1.0-0.tar.bz2"
+    legacy_package(pkg, "tool", {"bin/tool": f"#!{PLACEHOLDER}/bin/python\n",
+                                 "etc/tool.conf": f"home={PLACEHOLDER}/share\n"})
+    art = CondaArtifact("tool", "1.0", "0", pkg.name, pkg.as_uri(),
+                        hashlib.sha256(pkg.read_bytes()).hexdigest())
+    dest = tmp_path / "conda-env"
+    install_conda((art,), "/opt/dockyard/env", dest)
+    assert (dest / "bin/tool").read_text() == "#!/opt/dockyard/env/bin/python\n"
+    assert (dest / "etc/tool.conf").read_text() == "home=/opt/dockyard/env/share\n"

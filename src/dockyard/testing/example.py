@@ -3,8 +3,10 @@
 `make_example(dest)` builds, once per content hash:
 - `dest/channel/`: a real local conda channel with
   - `python 3.12.1`: the CPython build on this machine ($(pyenv root)/versions/3.12.*),
-    relocatable (patchelf: RUNPATH `$ORIGIN/../lib`; text files carry a prefix placeholder),
-    without its test suite, caches or bundled pip;
+    relocatable (patchelf: RUNPATH `$ORIGIN/../lib`; text files that name its prefix
+    carry conda's prefix placeholder, as conda-forge's do), without its test suite,
+    caches or bundled pip; a .tar.bz2 package written here, since rattler-build's
+    assembler records no placeholder;
   - `libtinygeo 1.0.0`: a C library compiled here with gcc;
   - `tinygeo 1.0.0`: its CPython extension binding (a dist-info says it is PyPI's `tinygeo`);
   - `poetry`: the environment tool the example's environment.yml lists (dockyard drops it);
@@ -34,6 +36,7 @@ SOURCES = EXAMPLES / "minicase-sources"
 GIT_URL = "https://git.example.org/dockyard-example/xrpatch.git"
 PYTHON_VERSION = "3.12.1"
 SITE = "lib/python3.12/site-packages"
+PLACEHOLDER = "/opt/anaconda1anaconda2anaconda3"  # conda's classic prefix placeholder
 
 # What the conda `python` package leaves out of the CPython build: tests, IDLE, tkinter,
 # the static library, bytecode caches and the pip that pyenv installed.
@@ -86,8 +89,8 @@ def _stage_python(src: Path, stage: Path) -> None:
                 text = path.read_text()
             except UnicodeDecodeError:
                 continue
-            if str(src) in text:  # becomes the prefix placeholder rattler-build records
-                path.write_text(text.replace(str(src), str(stage)))
+            if str(src) in text:  # the installer writes the image's prefix there
+                path.write_text(text.replace(str(src), PLACEHOLDER))
 
 
 def _assemble(name: str, version: str, build: str, stage: Path, channel: Path,
@@ -100,6 +103,55 @@ def _assemble(name: str, version: str, build: str, stage: Path, channel: Path,
                      build_string=build, output_dir=str(out), files_dir=str(stage),
                      depends=depends, timestamp=EPOCH, compression_level=1,
                      detect_prefix=True)
+
+
+def legacy_package(stage: Path, out: Path, name: str, version: str, build: str,
+                   depends: list[str]) -> Path:
+    """A .tar.bz2 conda package of `stage`, recording PLACEHOLDER where text files have it."""
+    import bz2
+    import io
+    import json
+    import tarfile
+
+    paths, members = [], []
+    for path in sorted(stage.rglob("*")):
+        rel = path.relative_to(stage).as_posix()
+        if path.is_symlink():
+            paths.append({"_path": rel, "path_type": "softlink", "size_in_bytes": 0,
+                          "sha256": hashlib.sha256(os.readlink(path).encode()).hexdigest()})
+        elif path.is_file():
+            data = path.read_bytes()
+            entry = {"_path": rel, "path_type": "hardlink", "size_in_bytes": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest()}
+            if PLACEHOLDER.encode() in data and b"\0" not in data:
+                entry.update(file_mode="text", prefix_placeholder=PLACEHOLDER)
+            paths.append(entry)
+        else:
+            continue
+        members.append(rel)
+    index = {"name": name, "version": version, "build": build, "build_number": 0,
+             "subdir": "linux-64", "platform": "linux", "arch": "x86_64", "depends": depends,
+             "timestamp": int(EPOCH.timestamp() * 1000)}
+    info = {"info/index.json": json.dumps(index, indent=1, sort_keys=True),
+            "info/paths.json": json.dumps({"paths": paths, "paths_version": 1}, indent=1)}
+    target = out / f"{name}-{version}-{build}.tar.bz2"
+    out.mkdir(parents=True, exist_ok=True)
+    with bz2.open(target, "wb", compresslevel=1) as raw, \
+            tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, text in info.items():
+            data = text.encode()
+            ti = tarfile.TarInfo(rel)
+            ti.size, ti.mtime = len(data), int(EPOCH.timestamp())
+            tar.addfile(ti, io.BytesIO(data))
+        for rel in members:
+            ti = tar.gettarinfo(str(stage / rel), arcname=rel)
+            ti.mtime, ti.uid, ti.gid, ti.uname, ti.gname = int(EPOCH.timestamp()), 0, 0, "", ""
+            if ti.isreg():
+                with open(stage / rel, "rb") as fh:
+                    tar.addfile(ti, fh)
+            else:
+                tar.addfile(ti)
+    return target
 
 
 def _tinygeo(python: Path, tmp: Path, channel: Path) -> None:
@@ -150,7 +202,8 @@ def build_example_channel(channel: Path) -> str:
     with tempfile.TemporaryDirectory(prefix="dockyard-example-") as tmp:
         stage = Path(tmp) / "python"
         _stage_python(python, stage)
-        _assemble("python", PYTHON_VERSION, "h0_dockyard", stage, channel, ["__glibc >=2.17"])
+        legacy_package(stage, channel / "linux-64", "python", PYTHON_VERSION, "h0_dockyard",
+                       ["__glibc >=2.17"])
         _tinygeo(python, Path(tmp), channel)
     return build_channel(channel, [CondaPackage("poetry", "2.1.3", subdir="noarch",
                                                 depends=("python >=3.9",))])
