@@ -253,3 +253,17 @@ def test_caches_and_build_tools():
     tools = next(f for (code, _), f in found.items() if code == "build-tools")
     assert tools.severity == "warning" and tools.size == 40 + 30 + 1
     assert "-dev package: libssl-dev" in tools.details
+
+
+def test_cuda_versions_from_toolkit_json_and_torch():
+    raw = image({"usr/local/cuda-12.6/version.json": json.dumps({"cuda": {"version": "12.6.3"}}),
+                 "usr/local/cuda-12.6/lib64/libcudart.so.12": "r" * 10,
+                 f"{SITE}/torch/version.py": "__version__ = '2.6.0+cu124'\ncuda = '12.4'\n"})
+    inv = build_inventory(raw)
+    [lib] = inv.cuda
+    assert (lib.owner, lib.version) == ("toolkit", "12.6.3")
+    assert inv.torch_cuda == ((f"/{SITE}/torch/version.py", "12.4"),)
+    found = run_checks(inv, Policy(cuda="12.6"))
+    [mismatch] = [f for f in found if f.code == "cuda-mismatch"]
+    assert "torch build" in mismatch.title and "12.4" in mismatch.title
+    assert [f for f in found if f.code == "cuda-inconsistent"]

@@ -73,7 +73,7 @@ def build_inventory(image: RawImage, base: ImageConfig | None = None) -> Invento
         ref=image.ref, total=sum(x.size for x in layers),
         final=sum(s for s, _, _ in files.values()),
         layers=layers, environments=envs, distributions=dists,
-        cuda=_cuda(files, owners, dpkg), removed=tuple(removed),
+        cuda=_cuda(files, owners, dpkg, toolkit_versions(contents)), removed=tuple(removed),
         kernels=_kernels(files, contents), secrets=_secrets(image, live),
         config=image.config, files=files,
         owners={p: d.name for p, d in owners.items() if p in files},
@@ -344,7 +344,28 @@ def _owners(files, contents, dists, dpkg) -> dict[str, Distribution]:
     return owners
 
 
-def _cuda(files, owners, dpkg) -> tuple[CudaLib, ...]:
+def toolkit_versions(contents) -> dict[str, str]:
+    """/usr/local/cuda-X.Y -> the toolkit's version, from its version.json or version.txt."""
+    out = {}
+    for path, data in contents.items():
+        m = re.match(r"^(/usr/local/cuda[^/]*)/version\.(json|txt)$", path)
+        if not m:
+            continue
+        text = data.decode("utf-8", "replace")
+        if m[2] == "json":
+            try:
+                version = str((json.loads(text).get("cuda") or {}).get("version", ""))
+            except (ValueError, AttributeError):
+                version = ""
+        else:
+            found = re.search(r"CUDA Version ([\d.]+)", text)
+            version = found[1] if found else ""
+        if version:
+            out[m[1]] = version
+    return out
+
+
+def _cuda(files, owners, dpkg, toolkits: dict[str, str]) -> tuple[CudaLib, ...]:
     libs = []
     for path, (size, layer, sha) in files.items():
         m = _CUDA_LIB.match(posixpath.basename(path))
@@ -361,8 +382,9 @@ def _cuda(files, owners, dpkg) -> tuple[CudaLib, ...]:
                 version = owner.version
         elif toolkit:
             who = "toolkit"
-            if version.count(".") < 1 and toolkit["ver"]:
-                version = toolkit["ver"]
+            root = path.split("/")[:4]
+            if version.count(".") < 1:
+                version = toolkits.get("/".join(root)) or toolkit["ver"] or version
         elif path in dpkg:
             who = f"apt:{dpkg[path][0]}"
         else:

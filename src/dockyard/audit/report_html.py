@@ -80,6 +80,32 @@ def _findings_rows(report: Report) -> str:
     return "\n".join(rows) or '<tr><td colspan="4">No findings.</td></tr>'
 
 
+def _tables(report: Report) -> str:
+    from .report_terminal import short_step
+
+    inv = report.inventory
+    rows = "".join(
+        f"<tr><td class=num>{x.index}</td><td class=num>{human(x.size)}</td>"
+        f"<td class=num>{human(x.wasted) if x.wasted else ''}</td><td class=num>{x.files}</td>"
+        f"<td>{'base' if x.from_base else ''}</td><td><code>{html.escape(short_step(x.created_by))}"
+        f"</code></td></tr>" for x in inv.layers)
+    out = ("<h2>Layers</h2><table><thead><tr><th>#</th><th>size</th><th>wasted</th><th>files"
+           f"</th><th></th><th>created by</th></tr></thead><tbody>{rows}</tbody></table>")
+    if inv.environments:
+        count: dict[str, int] = defaultdict(int)
+        for d in inv.distributions:
+            count[d.env] += 1
+        rows = "".join(
+            f"<tr><td><code>{html.escape(e.prefix)}</code></td><td>{e.kind}</td>"
+            f"<td>{html.escape(e.python)}</td><td class=num>{human(e.size)}</td>"
+            f"<td class=num>{count[e.prefix]}</td><td>{'base' if e.from_base else ''}</td></tr>"
+            for e in inv.environments)
+        out += ("<h2>Environments</h2><table><thead><tr><th>prefix</th><th>kind</th><th>python"
+                "</th><th>size</th><th>packages</th><th></th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+    return out
+
+
 def render_html(report: Report) -> str:
     inv = report.inventory
     template = resources.files("dockyard.audit").joinpath("templates/report.html").read_text()
@@ -91,5 +117,6 @@ def render_html(report: Report) -> str:
     counts = ", ".join(f"{sum(1 for f in report.findings if f.severity == s)} {s}"
                        for s in ("error", "warning", "info"))
     values = {"TITLE": html.escape(inv.ref), "SUMMARY": html.escape(summary),
-              "COUNTS": html.escape(counts), "FINDINGS": _findings_rows(report), "DATA": data}
+              "COUNTS": html.escape(counts), "FINDINGS": _findings_rows(report),
+              "TABLES": _tables(report), "DATA": data}
     return re.sub(r"\{\{([A-Z]+)\}\}", lambda m: values[m[1]], template)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
@@ -13,6 +15,13 @@ from .units import human
 COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
+def short_step(created_by: str) -> str:
+    """A build step as people wrote it: no `/bin/sh -c #(nop)`, digests cut to 12 digits."""
+    text = re.sub(r"^/bin/sh -c (#\(nop\) )?", "", created_by.strip())
+    text = re.sub(r"\b(file|dir|sha256):([0-9a-f]{12})[0-9a-f]{52}\b", r"\1:\2", text)
+    return " ".join(text.split())
+
+
 def render(report: Report, top: int = 15) -> RenderableType:
     inv = report.inventory
     parts: list[RenderableType] = [Text.from_markup(
@@ -21,13 +30,13 @@ def render(report: Report, top: int = 15) -> RenderableType:
         + (f"; {inv.base_layers} layers from the base" if inv.base is not None else ""))]
 
     layers = Table(title="Layers", title_justify="left")
-    for col in ("#", "size", "wasted", "files", ""):
-        layers.add_column(col, justify="right", no_wrap=True)
-    layers.add_column("created by", overflow="ellipsis", no_wrap=True, ratio=1)
+    for col, width in (("#", 2), ("size", 8), ("wasted", 8), ("files", 6), ("", 4)):
+        layers.add_column(col, justify="right", no_wrap=True, min_width=width)
+    layers.add_column("created by", overflow="ellipsis", no_wrap=True, max_width=90)
     for x in inv.layers:
         layers.add_row(str(x.index), human(x.size), human(x.wasted) if x.wasted else "",
                        str(x.files), "base" if x.from_base else "",
-                       escape(x.created_by[-90:]))
+                       escape(short_step(x.created_by)))
     parts.append(layers)
 
     if inv.environments:
