@@ -27,5 +27,5 @@ def test_probe_debian_without_python(podman, debian_trixie):
 
 
 def test_probe_missing_image(podman):
-    with pytest.raises(PlanError, match="not available"):
+    with pytest.raises(PlanError, match="not available to podman and could not be pulled"):
         probe_base(podman, "localhost/dockyard-test/no-such-image:1")

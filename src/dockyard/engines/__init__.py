@@ -79,6 +79,10 @@ class CliEngine:
     def exists(self, ref: str) -> bool:
         return self.cli("image", "inspect", ref).ok
 
+    def pull(self, ref: str, *, on_line=None) -> bool:
+        """Pull `ref`; False (not an error) when the registry cannot give it."""
+        return self.cli("pull", ref, on_line=on_line).ok
+
     def run(self, image, args=(), *, options=()) -> Completed:
         return self.cli("run", "--rm", *options, image, *args)
 

@@ -20,11 +20,14 @@ from .script import PROBE_SCRIPT
 log = logging.getLogger(__name__)
 
 
-def probe_base(engine: CliEngine, ref: str) -> BaseFacts:
-    if not engine.exists(ref):
+def probe_base(engine: CliEngine, ref: str, *, pull: bool = True) -> BaseFacts:
+    """Facts about `ref`, pulled first when the engine does not have it (and `pull`)."""
+    if not engine.exists(ref) and not (pull and "/" in ref and engine.pull(ref)):
         raise PlanError(
-            f"base image {ref!r} is not available to {engine.name}",
-            hint=f"pull or build it first (`{engine.name} pull {ref}`), or check the name",
+            f"base image {ref!r} is not available to {engine.name}"
+            + (" and could not be pulled" if pull and "/" in ref else ""),
+            hint=f"check the name, log in to its registry (`{engine.name} login`), "
+            f"or pull or build it first (`{engine.name} pull {ref}`)",
         )
     config = engine.inspect(ref)
     done = engine.cli(
