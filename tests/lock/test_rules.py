@@ -199,3 +199,32 @@ def test_lock_project_wires_the_two_resolvers():
     assert [(p.owner, p.name) for p in lock.packages] == [
         ("conda", "numpy"), ("conda", "python"), ("pypi", "torch")]
     assert lock.target.cuda == "12.6" and "__cuda=12.6" in lock.target.virtual_packages
+
+
+def test_no_python_to_lock_for_is_a_clear_error():
+    spec = ProjectSpec(root="/p", pypi=(pypi_req("rich"),))
+    with pytest.raises(LockError) as info:
+        lock_project(spec, tools=TOOLS, compile_pypi=lambda *a, **k: pytest.fail("no uv"))
+    assert info.value.where == "dockyard.toml (target.python)"
+    assert "requires-python" in info.value.hint
+
+
+def test_conda_solved_again_when_a_distribution_has_another_conda_name():
+    """pytorch provides torch: the project's `torch>=2.6` must bind conda's pytorch."""
+    spec = ProjectSpec(root="/p", conda=(conda_req("pytorch"),),
+                       pypi=(pypi_req("torch", ">=2.6"),), channels=("file:///ch",))
+    asked = []
+
+    def solve(request):
+        asked.append(request.constraints)
+        return (cpkg("python", "3.12.11"), cpkg("pytorch", "2.7.1", ("python",)))
+
+    def read(pkgs, on_line=None):
+        return tuple(LockedPackage(**{**{f: getattr(p, f) for f in p.__slots__},
+                                      "provides": ("torch",) if p.name == "pytorch" else ()})
+                     for p in pkgs), ()
+
+    lock = lock_project(spec, solve_conda=solve, read_conda=read, tools=TOOLS,
+                        compile_pypi=lambda request, on_line=None: (ppkg("torch", "2.7.1"),))
+    assert len(asked) == 2 and "pytorch >=2.6" in asked[1] and "pytorch >=2.6" not in asked[0]
+    assert [(p.owner, p.name) for p in lock.packages] == [("conda", "python"), ("conda", "pytorch")]

@@ -99,7 +99,7 @@ def lock_project(
         conda_pkgs, mapping_notes = read_conda(conda_pkgs, on_line=say)
         # Rule 3 again, where a conda package installs a distribution of another name.
         names = {d: p.name for p in conda_pkgs for d in p.provides if d != p.name}
-        better = rules.conda_constraints(requests.pypi, requests.pypi_constraints, names)
+        better = rules.conda_constraints(requests.binding, requests.pypi_constraints, names)
         if set(better) - set(request.constraints):
             request = replace(request, constraints=tuple(dict.fromkeys(
                 (*request.constraints, *better))))

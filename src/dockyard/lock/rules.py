@@ -45,6 +45,7 @@ class Requests:
     owners: tuple[tuple[str, str, str], ...]  # (name, owner, why) for doubly-asked packages
     notes: tuple[Note, ...]
     pypi_only: tuple[str, ...] = ()  # [sources] NAME = "pypi": conda must not bring it
+    binding: tuple[PypiRequirement, ...] = ()  # every PyPI request, incl. those conda owns
 
 
 def wanted_groups(spec: ProjectSpec) -> set[str]:
@@ -170,6 +171,7 @@ def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
         owners=tuple(owners),
         notes=tuple(notes),
         pypi_only=tuple(sorted(set(pypi_only))),
+        binding=tuple(asked),
     )
 
 
