@@ -140,10 +140,12 @@ def _file(member: Member, path: str, contents: dict[str, bytes],
         h = hashlib.sha256()
         head = b""
         keep = max(cap, SECRET_CAP if scan else 0)
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            h.update(view[:n])   # hashlib releases the GIL on large buffers
             if len(head) < keep:
-                head += chunk[: keep - len(head)]
+                head += bytes(view[: min(n, keep - len(head))])
         digest: str | None = h.hexdigest()
     else:
         head = f.read(max(cap, SECRET_CAP if scan else 0))
