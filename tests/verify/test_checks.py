@@ -39,7 +39,16 @@ def test_user_checks():
 
 def test_wanted_distributions_take_pypi_packages_and_what_conda_provides():
     wanted = probe.wanted_distributions(_lock())
-    assert [(w.dist, w.version) for w in wanted] == [("esmpy", ""), ("numpy", "1.26.4")]
+    assert [(w.dist, w.version, w.required) for w in wanted] == [
+        ("esmpy", "", True), ("libnetcdf", "", False), ("numpy", "1.26.4", True)]
+
+
+def test_an_absent_conda_library_is_not_a_failure():
+    results = [{"dist": "libnetcdf", "missing": True, "optional": True},
+               {"dist": "numpy", "version": "1.26.4", "modules": ["numpy"], "failures": {}}]
+    check = probe.check_imports(results)
+    assert check.status == "pass"
+    assert check.detail == "1 top-level modules of 1 locked distributions import"
 
 
 def test_imports_and_versions_report_every_problem():
@@ -80,12 +89,14 @@ def test_kernel_code_runs_on_a_real_interpreter(tmp_path):
 
     facts = probe.parse_marked(python(probe.facts_code(str(tmp_path / "lock"))))
     assert facts["lock_text"] == "x = 1\n" and facts["python"].startswith("3.")
-    run = probe.parse_imports(python(probe.imports_code(["packaging", "surely-not-installed"])))
+    run = probe.parse_imports(python(probe.imports_code(
+        ["packaging", "surely-not-installed", probe.Wanted("libfoo", required=False)])))
     assert run.finished and run.crashed_in is None
     results = run.results
     assert results[0]["dist"] == "packaging" and results[0]["modules"] == ["packaging"]
     assert results[0]["failures"] == {}
-    assert results[1]["missing"] is True
+    assert results[1]["missing"] is True and results[1]["optional"] is False
+    assert results[2]["missing"] is True and results[2]["optional"] is True
 
 
 def test_an_import_that_kills_the_interpreter_is_named():

@@ -41,7 +41,18 @@ def _dockyard_facts(lock_path):
         "env_username": os.environ.get("USERNAME"),
         "lock_text": None,
         "lock_error": None,
+        "server_prefix": None,
     }
+    # The Jupyter server that started this kernel: its interpreter is argv[0] of the
+    # parent process (a shebang's absolute path), so its prefix is two levels up.
+    try:
+        ppid = int(os.environ.get("JPY_PARENT_PID") or os.getppid())
+        with open("/proc/%d/cmdline" % ppid, "rb") as fh:
+            argv0 = fh.read().split(b"\0")[0].decode()
+        if os.path.isabs(argv0) and os.path.basename(argv0).startswith("python"):
+            out["server_prefix"] = os.path.dirname(os.path.dirname(argv0))
+    except (OSError, ValueError):
+        pass
     if lock_path:
         try:
             with open(lock_path, encoding="utf-8") as fh:
@@ -90,8 +101,9 @@ def _dockyard_imports(dists):
 
     # One line per distribution as soon as it is done, and one before each import, so
     # that an import that kills the interpreter (a segfault, os._exit) is still named.
-    for name in dists:
-        entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False}
+    for name, required in dists:
+        entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False,
+                 "optional": not required}
         try:
             dist = md.distribution(name)
         except md.PackageNotFoundError:
@@ -124,8 +136,9 @@ def facts_code(lock_path: str | None) -> str:
     return _fill(_FACTS, LOCK_PATH=lock_path)
 
 
-def imports_code(dists: Sequence[str]) -> str:
-    return _fill(_IMPORTS, DISTS=list(dists))
+def imports_code(dists: Sequence[str | Wanted]) -> str:
+    pairs = [[d, True] if isinstance(d, str) else [d.dist, d.required] for d in dists]
+    return _fill(_IMPORTS, DISTS=pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +184,15 @@ def parse_marked(stdout: str):
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """A distribution the lock says is installed, with the version it pins (pypi only)."""
+    """A distribution the lock says is installed, with the version it pins (pypi only).
+
+    `required=False`: a conda package that names no PyPI distribution it provides; it
+    is imported if a distribution of that name is there (conda's Python packages ship
+    their dist-info), and skipped if not (a C library, the interpreter itself)."""
 
     dist: str
     version: str = ""
+    required: bool = True
 
 
 def wanted_distributions(lock: Lock) -> tuple[Wanted, ...]:
@@ -184,7 +202,10 @@ def wanted_distributions(lock: Lock) -> tuple[Wanted, ...]:
         if p.owner == "pypi":
             seen[canonicalize_name(p.name)] = Wanted(canonicalize_name(p.name), p.version)
         for dist in p.provides:
-            seen.setdefault(canonicalize_name(dist), Wanted(canonicalize_name(dist)))
+            seen[canonicalize_name(dist)] = Wanted(canonicalize_name(dist))
+        if p.owner == "conda" and not p.provides:
+            seen.setdefault(canonicalize_name(p.name),
+                            Wanted(canonicalize_name(p.name), required=False))
     return tuple(seen[k] for k in sorted(seen))
 
 
@@ -220,6 +241,8 @@ def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Chec
     problems: list[str] = []
     n_mods = 0
     for r in results:
+        if r.get("missing") and r.get("optional"):
+            continue
         if r.get("missing"):
             problems.append(f"{r['dist']}: locked but not installed in the kernel's environment")
             continue
@@ -228,7 +251,8 @@ def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Chec
             problems.append(f"{r['dist']} {r.get('version')}: no importable top-level module found")
         for mod, msg in sorted((r.get("failures") or {}).items()):
             problems.append(f"import {mod} ({r['dist']} {r.get('version')}): {msg}")
-    detail = f"{n_mods} top-level modules of {len(results)} locked distributions"
+    n_dists = sum(1 for r in results if not (r.get("missing") and r.get("optional")))
+    detail = f"{n_mods} top-level modules of {n_dists} locked distributions"
     if problems:
         return Check("imports", "fail", detail + f": {len(problems)} problem(s)", tuple(problems))
     return Check("imports", "pass", detail + " import")

@@ -6,7 +6,9 @@ pure modules beside it (command, messages, probe, report).
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,14 +23,12 @@ from . import probe
 from .jupyter import JupyterClient
 from .report import Check, VerifyReport
 
+log = logging.getLogger(__name__)
+
 LABEL_KERNEL = "io.dockyard.kernel"
 LABEL_LOCK = "io.dockyard.lock"
 
-# Prints the prefix of the Python that runs `jupyter` (read from its shebang).
-_JUPYTER_PREFIX_SH = (
-    'j=$(command -v jupyter) || exit 3; i=$(head -n1 "$j" | sed "s/^#! *//"); '
-    '$i -c "import sys; print(sys.prefix)"'
-)
+ENGINE_TIMEOUT = 60.0  # no engine call of verify may hang the run (a busy machine is slow)
 
 
 def verify_image(
@@ -61,8 +61,8 @@ def verify_image(
 
     name = f"dockyard-verify-{uuid.uuid4().hex[:12]}"
     say(f"starting {image}")
-    engine.check("run", "-d", "--name", name, "-p", f"127.0.0.1::{launch.port}",
-                 image, *launch.argv, what="run")
+    _engine(engine.check, "run", "-d", "--name", name, "-p", f"127.0.0.1::{launch.port}",
+            image, *launch.argv, what="run")
     try:
         say("waiting for Jupyter")
         client, port, version = _wait_for_jupyter(engine, name, image, launch, timeout)
@@ -117,19 +117,19 @@ def choose_kernel(names: Sequence[str], default: str, requested: str | None,
 
 def _published_port(engine: CliEngine, name: str, port: int) -> int | None:
     """The host port on 127.0.0.1 the engine chose (None once the container is gone)."""
-    lines = engine.cli("port", name, f"{port}/tcp").stdout.strip().splitlines()
+    lines = _engine(engine.cli, "port", name, f"{port}/tcp").stdout.strip().splitlines()
     return int(lines[0].rsplit(":", 1)[1]) if lines else None
 
 
 def _state(engine: CliEngine, name: str) -> tuple[bool, int]:
-    done = engine.cli("container", "inspect", "--format",
-                      "{{.State.Running}} {{.State.ExitCode}}", name)
+    done = _engine(engine.cli, "container", "inspect", "--format",
+                   "{{.State.Running}} {{.State.ExitCode}}", name)
     running, _, code = done.stdout.strip().partition(" ")
     return running == "true", int(code or 0)
 
 
 def _logs(engine: CliEngine, name: str) -> str:
-    done = engine.cli("logs", name)
+    done = _engine(engine.cli, "logs", name)
     return (done.stdout or "") + (done.stderr or "")
 
 
@@ -170,7 +170,7 @@ def _wait_for_jupyter(engine, name, image, launch, timeout):
 
 def _exited(engine, name, image, code, token) -> VerifyError:
     log = _logs(engine, name)
-    found = engine.cli("run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
+    found = _engine(engine.cli, "run", "--rm", "--entrypoint", "/bin/sh", image, "-c",
                        "command -v jupyter || { echo \"PATH=$PATH\"; exit 3; }")
     if found.returncode == 3:
         path = found.stdout.strip().rpartition("PATH=")[2]
@@ -185,9 +185,21 @@ def _exited(engine, name, image, code, token) -> VerifyError:
         f"Its last lines:\n{_tail(log, token)}", hint=hint)
 
 
+def _engine(call, *args, timeout: float = ENGINE_TIMEOUT, **kwargs):
+    try:
+        return call(*args, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired:
+        raise VerifyError(f"`{redact(' '.join(args[:2]))} ...` did not return within "
+                          f"{timeout:.0f} s", hint="is the container engine overloaded?") from None
+
+
 def _remove(engine: CliEngine, name: str) -> None:
     extra = ("-t", "0") if engine.name == "podman" else ()
-    engine.cli("rm", "-f", *extra, name)
+    try:
+        _engine(engine.cli, "rm", "-f", *extra, name, timeout=120)
+    except VerifyError:
+        log.warning("could not remove container %s: remove it with `%s rm -f %s`",
+                    name, engine.name, name)
 
 
 def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app,
@@ -209,15 +221,13 @@ def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app
     checks.append(probe.check_user(facts, env.get("USERNAME")))
     if the_lock is not None:
         wanted = probe.wanted_distributions(the_lock)
-        results = _import_all(client, kernel_id, [w.dist for w in wanted], exec_timeout)
+        results = _import_all(client, kernel_id, list(wanted), exec_timeout)
         checks.append(probe.check_imports(results))
         checks.append(probe.check_versions(results, wanted))
     else:
         checks.append(probe.check_imports(
             None, f"no lock: pass --lock FILE or label the image {LABEL_LOCK}=PATH"))
-    found = engine.cli("exec", name, "/bin/sh", "-c", _JUPYTER_PREFIX_SH)
-    jupyter_prefix = found.stdout.strip().splitlines()[-1] if found.ok and found.stdout else None
-    checks.append(probe.check_app_env(facts, jupyter_prefix, is_app))
+    checks.append(probe.check_app_env(facts, facts.get("server_prefix"), is_app))
     return checks
 
 
@@ -236,7 +246,8 @@ def _host_lock(lock) -> tuple[Lock | None, str]:
 MAX_CRASHES = 5
 
 
-def _import_all(client: JupyterClient, kernel_id: str, dists: list[str], timeout: float):
+def _import_all(client: JupyterClient, kernel_id: str, dists: list[probe.Wanted],
+                timeout: float):
     """Import every module of `dists`; an import that kills the interpreter is recorded,
     and the rest goes on in the kernel the server restarts (a few times at most)."""
     results: list[dict] = []
@@ -255,12 +266,12 @@ def _import_all(client: JupyterClient, kernel_id: str, dists: list[str], timeout
                               hint=f"kernel stderr: {run.stderr[-500:]}")
         results.append(probe.crash_result(got.crashed_in))
         done = {r["dist"] for r in results}
-        left = [d for d in left if d not in done]
+        left = [d for d in left if d.dist not in done]
         if not left:
             return results
         _wait_for_kernel(client, kernel_id, timeout=60)
     raise VerifyError(f"the kernel died {MAX_CRASHES + 1} times while importing; "
-                      f"not checked: {', '.join(left)}",
+                      f"not checked: {', '.join(d.dist for d in left)}",
                       hint="run the imports by hand in the image to see what crashes")
 
 
