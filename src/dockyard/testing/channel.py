@@ -11,6 +11,11 @@ archives with info/index.json and info/paths.json) and indexed with
 `rattler.index.index_fs`. A package given `dist=` installs a
 `site-packages/<dist>-<version>.dist-info/METADATA`, which is how dockyard
 learns the PyPI name of what a conda package installs.
+
+`founding_case(dest)` sets up the founding case to lock on this machine: the
+stand-in channel, local bare git repos for its GitHub dependencies (reached
+through git's url.insteadOf, see `github_standins`) and a copy of the case
+with a dockyard.toml pointing at them.
 """
 
 from __future__ import annotations
