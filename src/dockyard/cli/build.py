@@ -11,9 +11,17 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import BuildError, LockError, PlanError
 from .ui import Ui
+
+if TYPE_CHECKING:
+    from ..engines import CliEngine
+    from ..lock.model import Lock
+    from ..plan import BuildPlan
+    from ..probe import BaseFacts
+    from ..spec import ProjectSpec
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -67,12 +75,12 @@ def parse_secrets(items: list[str]) -> dict[str, str]:
 @dataclass(frozen=True)
 class Prepared:
     root: Path
-    spec: object
-    lock: object
+    spec: ProjectSpec
+    lock: Lock
     lock_text: str
-    engine: object
-    facts: object
-    plan: object
+    engine: CliEngine
+    facts: BaseFacts
+    plan: BuildPlan
     secrets: dict[str, str]
 
 
