@@ -48,7 +48,7 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("-t", "--tag", metavar="TAG", help="name of the image to build")
     p.add_argument("--containerfile-only", type=Path, metavar="OUT",
                    help="write the Containerfile and its context into OUT and stop "
-                   "(for kaniko, GitLab CI)")
+                   "(for a CI that builds it: Podman/Buildah or Docker BuildKit)")
     p.add_argument("--push", metavar="DEST", help="push the image to this registry reference")
     p.add_argument("--no-cache", action="store_true",
                    help="rebuild every layer (the engine's layer cache is not used)")
