@@ -121,6 +121,7 @@ class Settings:
     indexes: tuple[Index, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  # (package, index name): explicit routing
     honour_project_lock: bool = True  # poetry.lock / uv.lock pins bind the resolution
+    kernel: bool = True  # the env becomes a Jupyter kernel: the lock adds ipykernel
     accept_cuda_mismatch: bool = False
     origin: Origin = field(default_factory=lambda: Origin("dockyard.toml"))
 

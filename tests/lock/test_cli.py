@@ -21,7 +21,7 @@ def ui() -> tuple[Ui, Console, Console]:
 
 def test_lock_then_check_then_a_failed_run_keeps_the_old_lock(tmp_path):
     (tmp_path / "requirements.txt").write_text("rich>=13\n")
-    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n')
+    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n[install]\nkernel = false\n')
     assert main(["lock", "--project", str(tmp_path), "--check"], ui()[0]) == 1  # missing
     u, out, _ = ui()
     assert main(["lock", "--project", str(tmp_path)], u) == 0
@@ -58,3 +58,20 @@ def test_conda_only_project_over_http_and_a_settings_file(tmp_path):
     assert 'name = "poetry"' not in text and "not a runtime dependency" in out.export_text()
     assert main(["lock", "--project", str(project), "--settings", str(settings),
                  "--check"], ui()[0]) == 0
+
+
+def test_the_kernel_package_is_added_unless_switched_off(tmp_path):
+    """The image registers the env as a Jupyter kernel, so the lock carries ipykernel."""
+    from dockyard.lock.model import loads
+
+    (tmp_path / "requirements.txt").write_text("six\n")
+    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n')
+    assert main(["lock", "--project", str(tmp_path)], ui()[0]) == 0
+    lock = loads((tmp_path / "dockyard.lock").read_text())
+    kernel = lock.get("ipykernel")
+    assert kernel is not None and kernel.owner == "pypi"
+    assert "install.kernel" in kernel.reason
+    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n[install]\nkernel = false\n')
+    assert main(["lock", "--project", str(tmp_path)], ui()[0]) == 0
+    lock = loads((tmp_path / "dockyard.lock").read_text())
+    assert [p.name for p in lock.packages] == ["six"]

@@ -24,9 +24,12 @@ def founding(tmp_path_factory):
     project = case.project
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GIT_CONFIG_GLOBAL", str(case.gitconfig))
-        assert main(["lock", "--project", str(project)]) == 0
+        # Its pins give torch 2.6.0 (CUDA 12.4) on a 12.6 platform: locked knowingly here;
+        # tests/cuda checks that the mismatch stops `dockyard lock` by default.
+        args = ["lock", "--project", str(project), "--accept-cuda-mismatch"]
+        assert main(args) == 0
         first = (project / "dockyard.lock").read_bytes()
-        assert main(["lock", "--project", str(project)]) == 0
+        assert main(args) == 0
         second = (project / "dockyard.lock").read_bytes()
     return {"project": project, "first": first, "second": second,
             "lock": loads(first.decode()), "git": case.commits}
@@ -109,3 +112,10 @@ def test_check_is_fresh_then_stale_after_an_edit(founding):
     finally:
         pyproject.write_text(original)
     assert main(["lock", "--project", str(project), "--check"]) == 0
+
+
+def test_the_accepted_cuda_mismatch_is_recorded_with_its_reason(founding):
+    lock = founding["lock"]
+    assert lock.target.cuda == "12.6"
+    notes = [n.message for n in lock.notes if n.message.startswith("CUDA:")]
+    assert any("12.4" in n and "(accepted)" in n and "torchvision" in n for n in notes), notes

@@ -17,10 +17,14 @@ def register(sub) -> argparse.ArgumentParser:
                    help="deployment settings (default: DIR/dockyard.toml when present)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 if dockyard.lock is missing or stale; resolves nothing")
+    p.add_argument("--accept-cuda-mismatch", action="store_true",
+                   help="write the lock even when its GPU packages need another CUDA than "
+                        "the target's (reported as notes)")
     return p
 
 
 def main(args: argparse.Namespace, ui: Ui) -> int:
+    from ..cuda import check_lock, pypi_metadata
     from ..fsutil import write_atomic
     from ..lock.model import LOCK_FILENAME, dumps, loads
     from ..lock.resolve import inputs_hash, lock_project, summary
@@ -42,8 +46,13 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         return 0
     with ui.step("Locking") as progress:
         lock = lock_project(spec, progress=progress)
+    with ui.step("Checking CUDA") as progress:
+        progress("reading the GPU packages' wheel metadata")
+        lock, review = check_lock(lock, spec, metadata=pypi_metadata(),
+                                  accept=args.accept_cuda_mismatch)
+    for line in review.report().splitlines() if review.findings else ():
+        ui.warn(line)
     write_atomic(path, dumps(lock))
-    _readable(path)
     s = summary(lock)
     ui.ok(f"wrote {path} ({s['conda']} conda, {s['pypi']} PyPI packages; "
           f"Python {lock.target.python})")
@@ -52,12 +61,3 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     for note in s["notes"]:
         ui.info(f"  note: {note}")
     return 0
-
-
-def _readable(path: Path) -> None:
-    """A lock is committed with the project: readable as the umask allows, not 0600."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

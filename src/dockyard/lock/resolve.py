@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import LockError
-from ..spec import Index, ProjectSpec
+from ..spec import Index, Origin, ProjectSpec, PypiRequirement
 from . import conda, pypi, rules
 from .model import Lock, LockedPackage, Note, Source, Target, hash_inputs
 
@@ -26,6 +26,25 @@ def inputs_hash(spec: ProjectSpec) -> str:
     parts = {f"file:{f.path}": f.sha256.encode() for f in spec.inputs}
     parts["settings"] = repr(spec.settings).encode()
     return hash_inputs(parts)
+
+
+KERNEL = "ipykernel"
+
+
+def with_kernel(spec: ProjectSpec) -> ProjectSpec:
+    """The image registers the env as a Jupyter kernel, so the lock must hold ipykernel.
+
+    Added as a deployment requirement (dockyard.toml `[install] kernel`, on by default)
+    unless the project already asks for it from either side.
+    """
+    if not spec.settings.kernel:
+        return spec
+    asked = {r.name for r in (*spec.pypi, *spec.conda_pip)}
+    asked |= {rules.norm(c.name) for c in spec.conda}
+    if KERNEL in asked:
+        return spec
+    origin = Origin(spec.settings.origin.file, field="install.kernel (default: true)")
+    return replace(spec, pypi=(*spec.pypi, PypiRequirement(KERNEL, origin=origin)))
 
 
 def _default_tools() -> Iterable[str]:
@@ -71,6 +90,7 @@ def lock_project(
 ) -> Lock:
     """Resolve the project into one Lock (see README "How dockyard locks")."""
     say = progress or (lambda _line: None)
+    spec = with_kernel(spec)
     settings = spec.settings
     requests = rules.select(spec, _default_tools() if tools is None else tools)
 

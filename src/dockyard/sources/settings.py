@@ -61,6 +61,7 @@ SCHEMA: dict[str, dict[str, tuple[_Check, str]]] = {
         "extras": (_strlist, 'a list of extra names like ["gpu"]'),
         "constraints": (_strlist, 'a list of PEP 508 strings like ["pyarrow<26"]'),
         "honour-project-lock": (_bool, "true or false"),
+        "kernel": (_bool, "true or false"),
     },
     "conda": {
         "channels": (_strlist, 'a list of channel names like ["conda-forge"]'),
@@ -162,6 +163,7 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
         indexes=indexes,
         routes=free["routes"],
         honour_project_lock=values.get("install.honour-project-lock", True),
+        kernel=values.get("install.kernel", True),
         accept_cuda_mismatch=values.get("cuda.accept-mismatch", False),
         origin=origin_of(()),
     )
