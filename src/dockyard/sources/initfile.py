@@ -147,6 +147,9 @@ def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset()) -> s
     add("# poetry.lock / uv.lock pins bind the resolution"
         + (" (none found)." if not spec.pins else "."))
     add("honour-project-lock = true")
+    add("# The env is registered as a Jupyter kernel of the base's Jupyter: dockyard adds")
+    add("# ipykernel to the lock unless the project asks for it (false: leave it out).")
+    add("kernel = true")
 
     add("")
     add("[sources]")
