@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def test_fetch_unreachable_is_a_build_error(tmp_path):
         fetch((tmp_path / "missing.conda").as_uri(), "0" * 64, "conda package missing")
 
 
-def test_copy_tree_leaves_out_vcs_caches_and_secrets(tmp_path):
+def test_copy_tree_leaves_out_vcs_caches_and_secrets(tmp_path, caplog):
     src = tmp_path / "proj"
     for rel in ("pkg/__init__.py", "pkg/__pycache__/x.pyc", ".git/HEAD", ".venv/bin/python",
                 "build/lib/x.py", "dist/x.whl", "dockyard.lock", ".env", "id.pem",
@@ -47,9 +48,17 @@ def test_copy_tree_leaves_out_vcs_caches_and_secrets(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(rel)
     dst = tmp_path / "ctx"
-    copy_tree(src, dst, exclude=src / "out")
+    logger = logging.getLogger("dockyard")  # the CLI may have stopped its propagation
+    logger.addHandler(caplog.handler)
+    try:
+        copy_tree(src, dst, exclude=src / "out")
+    finally:
+        logger.removeHandler(caplog.handler)
     got = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
     assert got == ["README.md", "docs/build/keep.txt", "pkg/__init__.py"]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [f"left out of the build context (looks like a credential): {name}"
+                      for name in (".env", "id.pem")]
 
 
 def test_fixed_mtimes(tmp_path):

@@ -50,7 +50,8 @@ _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".mypy_cach
               ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".tox", ".nox",
               "node_modules", ".dockyard"}
 _SKIP_TOP = {"build", "dist", "dockyard.lock"}
-_SKIP_FILES = {".env", ".netrc", ".pypirc", ".DS_Store"}
+_CREDENTIAL_FILES = {".env", ".netrc", ".pypirc"}
+_SKIP_FILES = {*_CREDENTIAL_FILES, ".DS_Store"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".pyd", ".pem", ".key")
 
 
@@ -198,6 +199,9 @@ def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
         (dst / rel).mkdir(parents=True, exist_ok=True)
         for f in sorted(files):
             if f in _SKIP_FILES or f.endswith(_SKIP_SUFFIXES) or (top and f in top_skip):
+                if f in _CREDENTIAL_FILES or f.endswith((".pem", ".key")):
+                    log.warning("left out of the build context (looks like a credential): %s",
+                                Path(root, f).relative_to(src))
                 continue
             s = Path(root, f)
             if s.is_symlink() or s.is_file():
