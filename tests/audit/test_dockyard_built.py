@@ -57,3 +57,21 @@ def test_dockyard_built_image_has_no_error_finding(built, platform_base, podman)
     assert inv.base_layers > 0 and inv.config.user not in ("", "0", "root")
     code, _ = run_cli("check", built, "--base", platform_base, "--budget", "20GB")
     assert code == 0
+
+
+def test_an_app_env_without_a_kernel_is_found(platform_base, podman, tmp_path):
+    """A venv added by hand on the platform base, never registered with the base's Jupyter."""
+    import hashlib
+
+    containerfile = f"FROM {platform_base}\nRUN python3 -m venv --without-pip /opt/app\n" \
+                    "COPY app.py /opt/app/app.py\n"
+    tag = "localhost/dockyard-test/nokernel:" + hashlib.sha256(
+        (containerfile + podman.inspect(platform_base)["Id"]).encode()).hexdigest()[:12]
+    if not podman.exists(tag):
+        (tmp_path / "Containerfile").write_text(containerfile)
+        (tmp_path / "app.py").write_text("print('hi')\n")
+        podman.build(str(tmp_path), containerfile=str(tmp_path / "Containerfile"), tag=tag)
+    report = audit(tag, base=platform_base, engine=podman)
+    [missing] = [f for f in report.findings if f.code == "kernel-missing"]
+    assert missing.severity == "error" and missing.paths == ("/opt/app",)
+    assert not [f for f in report.findings if f.code in ("cmd-changed", "runs-as-root")]

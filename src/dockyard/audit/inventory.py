@@ -34,6 +34,7 @@ from .model import (
 
 _SITE = re.compile(r"^(?P<prefix>.*?)/lib/python(?P<ver>\d\.\d+)/(?:site|dist)-packages(?:/|$)")
 _DEBIAN_SITE = re.compile(r"^(?P<prefix>/usr)/lib/python3/dist-packages(?:/|$)")
+_VENV_VERSION = re.compile(r"(?m)^\s*version(?:_info)?\s*=\s*(\d+\.\d+)")
 _STDLIB = re.compile(r"^(?P<prefix>.*?)/lib/python(?P<ver>\d\.\d+)/os\.py$")
 _CUDA_LIB = re.compile(
     r"^lib(?P<lib>cudart|cublasLt|cublas|cudnn(?:_[a-z_]+)?|cufftw|cufft|curand|cusolverMg|cusolver"
@@ -145,11 +146,15 @@ def _environments(files, contents, base_layers: int) -> tuple[Environment, ...]:
     for path in contents:
         if "/conda-meta/" in path:
             kinds[path.split("/conda-meta/")[0] or "/"] = "conda"
-    for path in contents:
-        if path.endswith("/pyvenv.cfg"):
-            kinds.setdefault(posixpath.dirname(path) or "/", "venv")
-    roots: dict[str, str] = {p + "/": p for p in kinds}
     pythons: dict[str, set[str]] = defaultdict(set)
+    for path, data in contents.items():
+        if path.endswith("/pyvenv.cfg"):
+            prefix = posixpath.dirname(path) or "/"
+            kinds.setdefault(prefix, "venv")
+            m = _VENV_VERSION.search(data.decode("utf-8", "replace"))
+            if m:
+                pythons[prefix].add(m[1])
+    roots: dict[str, str] = {p + "/": p for p in kinds}
     for path in files:
         m = _SITE.match(path) or _DEBIAN_SITE.match(path) or _STDLIB.match(path)
         if not m:
