@@ -1,6 +1,7 @@
 """The checks verify concludes from what the kernel printed, and the report (plain data)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -80,38 +81,54 @@ def test_app_env_check():
     assert probe.check_app_env(FACTS, "/opt/python", False).status == "skip"
 
 
-def test_kernel_code_runs_on_a_real_interpreter(tmp_path):
-    """The code verify sends to the kernel, run here by a real Python."""
+def _dist(site, name, init):
+    """A real installed distribution (a package and its dist-info) under `site`."""
+    (site / name).mkdir()
+    (site / name / "__init__.py").write_text(init)
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "RECORD").write_text(f"{name}/__init__.py,,\n{name}-1.0.dist-info/METADATA,,\n")
+
+
+def _kernel_run(code, site=None):
+    """The code verify sends to the kernel, run here by a real Python; its answer back."""
+    env = {**os.environ, "PYTHONPATH": str(site)} if site else None
+    done = subprocess.run([sys.executable, "-c", code + f"\nprint({probe.RESULT})"],
+                          capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_facts_code_on_a_real_interpreter(tmp_path):
     (tmp_path / "lock").write_text("x = 1\n")
-    def python(code):
-        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True).stdout
-
-    facts = probe.parse_marked(python(probe.facts_code(str(tmp_path / "lock"))))
+    facts = _kernel_run(probe.facts_code(str(tmp_path / "lock")))
     assert facts["lock_text"] == "x = 1\n" and facts["python"].startswith("3.")
-    run = probe.parse_imports(python(probe.imports_code(
-        ["packaging", "surely-not-installed", probe.Wanted("libfoo", required=False)])))
-    assert run.finished and run.crashed_in is None
-    results = run.results
-    assert results[0]["dist"] == "packaging" and results[0]["modules"] == ["packaging"]
-    assert results[0]["failures"] == {}
-    assert results[1]["missing"] is True and results[1]["optional"] is False
-    assert results[2]["missing"] is True and results[2]["optional"] is True
+    assert facts["uid"] == os.getuid()
+    missing = _kernel_run(probe.facts_code(str(tmp_path / "nope")))
+    assert missing["lock_error"].startswith("FileNotFoundError")
 
 
-def test_an_import_that_kills_the_interpreter_is_named():
-    stdout = "\n".join([
-        probe.MARKER + json.dumps({"dist": "a", "version": "1", "modules": ["a"],
-                                   "failures": {}}),
-        probe.STARTING + json.dumps(["b", "2", "b_native"]),
-        "some noise",
-    ])
-    run = probe.parse_imports(stdout)
-    assert not run.finished and [r["dist"] for r in run.results] == ["a"]
-    assert run.crashed_in == ("b", "2", "b_native")
-    check = probe.check_imports([*run.results, probe.crash_result(run.crashed_in)])
-    assert check.problems == ("import b_native (b 2): the kernel died during this import "
-                              "(the interpreter crashed or exited)",)
+def test_imports_code_names_failures_and_crashes_and_goes_on(tmp_path):
+    _dist(tmp_path, "aaa_ok", "VALUE = 1\n")
+    _dist(tmp_path, "bbb_broken", "raise ImportError('needs NumPy 2.0 or newer')\n")
+    _dist(tmp_path, "ccc_crash", "import os, signal\nprint('half a line', end='')\n"
+                                 "os.kill(os.getpid(), signal.SIGSEGV)\n")
+    _dist(tmp_path, "ddd_exit", "import os\nos._exit(3)\n")
+    names = ["aaa-ok", "bbb-broken", "ccc-crash", "ddd-exit", "packaging", "not-there",
+             probe.Wanted("libfoo", required=False)]
+    results = {r["dist"]: r for r in _kernel_run(probe.imports_code(names), site=tmp_path)}
+    assert results["aaa-ok"]["modules"] == ["aaa_ok"] and results["aaa-ok"]["failures"] == {}
+    assert results["bbb-broken"]["failures"] == {
+        "bbb_broken": "ImportError: needs NumPy 2.0 or newer"}
+    assert results["ccc-crash"]["failures"] == {
+        "ccc_crash": "during this import, the interpreter was killed by SIGSEGV"}
+    assert results["ddd-exit"]["failures"] == {
+        "ddd_exit": "during this import, the interpreter exited with code 3"}
+    assert results["packaging"]["failures"] == {}  # checked after two crashes
+    assert results["not-there"]["missing"] and not results["not-there"]["optional"]
+    assert results["libfoo"]["missing"] and results["libfoo"]["optional"]
+    check = probe.check_imports(results.values())
+    assert check.status == "fail" and len(check.problems) == 4
 
 
 def test_choose_kernel():

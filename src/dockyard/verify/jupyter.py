@@ -72,13 +72,14 @@ class JupyterClient:
         except (VerifyError, urllib.error.URLError, OSError, ValueError):
             pass  # the container goes away next anyway
 
-    def execute(self, kernel_id: str, code: str, *, timeout: float) -> Execution:
+    def execute(self, kernel_id: str, code: str, *, timeout: float,
+                user_expressions: dict[str, str] | None = None) -> Execution:
         """Run `code` in the kernel over its websocket and collect what it sends back."""
         import websocket  # websocket-client, imported only when verify runs
 
         url = self.base_url.replace("http", "ws", 1) + f"/api/kernels/{kernel_id}/channels"
         session = uuid.uuid4().hex
-        msg = execute_request(code, session=session)
+        msg = execute_request(code, session=session, user_expressions=user_expressions)
         run = Execution(msg_id=msg["header"]["msg_id"])
         deadline = time.monotonic() + timeout
         ws = websocket.create_connection(

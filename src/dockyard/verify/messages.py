@@ -2,8 +2,11 @@
 
 The websocket at `/api/kernels/<id>/channels` carries JSON messages with a
 `channel` key. To run code we send one `execute_request` on `shell`, then
-read `iopub` messages whose parent is our request: `stream` (stdout/stderr),
-`execute_result`, `error`, until `status` goes `idle`.
+read the replies whose parent is our request: on `iopub`, `stream`
+(stdout/stderr), `execute_result`, `error`; on `shell`, the `execute_reply`,
+which ends the execution and carries the `user_expressions` we asked for.
+iopub (a PUB/SUB channel) may drop messages while the server reconnects to
+a kernel, so nothing verify needs travels only there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from dataclasses import dataclass, field
 PROTOCOL_VERSION = "5.3"
 
 
-def execute_request(code: str, *, session: str, msg_id: str | None = None) -> dict:
+def execute_request(code: str, *, session: str, msg_id: str | None = None,
+                    user_expressions: dict[str, str] | None = None) -> dict:
     return {
         "header": {
             "msg_id": msg_id or uuid.uuid4().hex,
@@ -31,7 +35,7 @@ def execute_request(code: str, *, session: str, msg_id: str | None = None) -> di
             "code": code,
             "silent": False,
             "store_history": False,
-            "user_expressions": {},
+            "user_expressions": dict(user_expressions or {}),
             "allow_stdin": False,
             "stop_on_error": True,
         },
@@ -42,7 +46,8 @@ def execute_request(code: str, *, session: str, msg_id: str | None = None) -> di
 
 @dataclass
 class Execution:
-    """Collects the replies to one execute_request; `feed` each message, then read."""
+    """Collects the replies to one execute_request; `feed` each message until it says
+    done (the execute_reply, or the server's notice that the kernel died)."""
 
     msg_id: str
     stdout: str = ""
@@ -52,11 +57,11 @@ class Execution:
     traceback: tuple[str, ...] = ()
     done: bool = False
     reply_status: str | None = None
+    expressions: dict = field(default_factory=dict)  # user_expressions name -> text/plain
     died: bool = False  # the kernel died (and the server restarts it) before finishing
-    _states: list[str] = field(default_factory=list)
 
     def feed(self, msg: dict) -> bool:
-        """Take one message; True once the execution is over (iopub status idle)."""
+        """Take one message; True once the execution is over."""
         kind = (msg.get("header") or {}).get("msg_type") or msg.get("msg_type")
         content = msg.get("content") or {}
         # The server's own notices of a kernel death carry no parent.
@@ -77,9 +82,11 @@ class Execution:
             self.traceback = tuple(content.get("traceback") or ())
         elif kind == "execute_reply":
             self.reply_status = content.get("status")
-        elif kind == "status":
-            state = content.get("execution_state", "")
-            self._states.append(state)
-            if state == "idle":
-                self.done = True
+            if self.reply_status == "error" and self.error is None:
+                self.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                self.traceback = tuple(content.get("traceback") or ())
+            for name, value in (content.get("user_expressions") or {}).items():
+                if isinstance(value, dict) and value.get("status") == "ok":
+                    self.expressions[name] = (value.get("data") or {}).get("text/plain")
+            self.done = True
         return self.done

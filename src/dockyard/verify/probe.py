@@ -1,12 +1,14 @@
-"""Code that runs inside the app's kernel, and the checks made from what it prints (pure).
+"""Code that runs inside the app's kernel, and the checks made from what it returns (pure).
 
-The kernel prints one line `DOCKYARD-VERIFY <json>`; everything else it
-prints (warnings, banners) is ignored. The code must run on any CPython the
-app may use (3.8+), so it uses the standard library only.
+The code leaves its answer as JSON in the kernel variable `_dockyard_result`,
+read back through the `execute_reply`'s user_expressions (the shell channel:
+nothing depends on catching iopub output). It must run on any CPython the app
+may use (3.8+), so it uses the standard library only.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from .report import Check
 MARKER = "DOCKYARD-VERIFY "
 STARTING = "DOCKYARD-VERIFY-IMPORTING "
 DONE = "DOCKYARD-VERIFY-DONE"
+RESULT = "_dockyard_result"  # the kernel variable read back through user_expressions
 
 _FACTS = r'''
 def _dockyard_facts(lock_path):
@@ -59,70 +62,125 @@ def _dockyard_facts(lock_path):
                 out["lock_text"] = fh.read()
         except OSError as exc:
             out["lock_error"] = "%s: %s" % (type(exc).__name__, exc)
-    print(${MARKER} + json.dumps(out))
-_dockyard_facts(${LOCK_PATH})
+    return json.dumps(out)
+_dockyard_result = _dockyard_facts(${LOCK_PATH})
 del _dockyard_facts
 '''
 
-_IMPORTS = r'''
-def _dockyard_imports(dists):
-    import importlib, json
-    import importlib.metadata as md
-    skip = {"test", "tests", "testing", "docs", "examples", "benchmarks"}
 
-    def tops(dist):
-        names = [l.strip() for l in (dist.read_text("top_level.txt") or "").splitlines()]
-        names = [n for n in names if n]
-        if not names:
-            for f in dist.files or ():
-                parts = f.parts
-                if not parts or parts[0] in ("..", "__pycache__"):
-                    continue
-                first = parts[0]
-                if first.endswith((".dist-info", ".egg-info", ".data")):
-                    continue
-                if len(parts) > 1:
-                    names.append(first)
-                elif first.endswith(".py"):
-                    names.append(first[:-3])
-                elif first.endswith((".so", ".pyd")):
-                    names.append(first.split(".")[0])
-        if not names:
-            wanted = dist.metadata["Name"]
-            names = [m for m, ds in md.packages_distributions().items() if wanted in ds]
-        keep = set()
-        for n in names:
-            n = n.replace("/", ".")
-            if n.split(".")[0] in skip or n.startswith("__"):
+# Runs in a child of the kernel, with the kernel's interpreter, environment and sys.path:
+# an import that kills the interpreter (a segfault, os._exit) kills the child only, and
+# the kernel names it and goes on. One line per distribution as soon as it is done, one
+# before each import; each on a fresh line, whatever a module printed.
+_CHILD = r'''
+import importlib, json, sys
+import importlib.metadata as md
+dists, path = json.loads(sys.stdin.read())
+sys.path[:] = path
+skip = {"test", "tests", "testing", "docs", "examples", "benchmarks"}
+
+def tops(dist):
+    names = [l.strip() for l in (dist.read_text("top_level.txt") or "").splitlines()]
+    names = [n for n in names if n]
+    if not names:
+        for f in dist.files or ():
+            parts = f.parts
+            if not parts or parts[0] in ("..", "__pycache__"):
                 continue
-            if all(p.isidentifier() for p in n.split(".")):
-                keep.add(n)
-        return sorted(keep)
-
-    # One line per distribution as soon as it is done, and one before each import, so
-    # that an import that kills the interpreter (a segfault, os._exit) is still named.
-    for name, required in dists:
-        entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False,
-                 "optional": not required}
-        try:
-            dist = md.distribution(name)
-        except md.PackageNotFoundError:
-            entry["missing"] = True
-            print(${MARKER} + json.dumps(entry), flush=True)
+            first = parts[0]
+            if first.endswith((".dist-info", ".egg-info", ".data")):
+                continue
+            if len(parts) > 1:
+                names.append(first)
+            elif first.endswith(".py"):
+                names.append(first[:-3])
+            elif first.endswith((".so", ".pyd")):
+                names.append(first.split(".")[0])
+    if not names:
+        wanted = dist.metadata["Name"]
+        names = [m for m, ds in md.packages_distributions().items() if wanted in ds]
+    keep = set()
+    for n in names:
+        n = n.replace("/", ".")
+        if n.split(".")[0] in skip or n.startswith("__"):
             continue
-        entry["version"] = dist.version
-        entry["modules"] = tops(dist)
-        for mod in entry["modules"]:
-            print(${STARTING} + json.dumps([name, dist.version, mod]), flush=True)
+        if all(p.isidentifier() for p in n.split(".")):
+            keep.add(n)
+    return sorted(keep)
+
+def say(line):
+    sys.stdout.write("\n" + line + "\n")
+    sys.stdout.flush()
+
+for name, required in dists:
+    entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False,
+             "optional": not required}
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        entry["missing"] = True
+        say(${MARKER} + json.dumps(entry))
+        continue
+    entry["version"] = dist.version
+    entry["modules"] = tops(dist)
+    for mod in entry["modules"]:
+        say(${STARTING} + json.dumps([name, dist.version, mod]))
+        try:
+            importlib.import_module(mod)
+        except BaseException as exc:  # an import may raise anything, even SystemExit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
+    say(${MARKER} + json.dumps(entry))
+say(${DONE})
+'''
+
+_IMPORTS = r'''
+def _dockyard_imports(dists, child, timeout):
+    import json, signal, subprocess, sys
+    results, left = [], [list(d) for d in dists]
+    while left:
+        try:
+            proc = subprocess.run([sys.executable, "-c", child], capture_output=True,
+                                  input=json.dumps([left, sys.path]), text=True,
+                                  timeout=timeout)
+            out, code, err = proc.stdout, proc.returncode, proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            out, code, err = exc.stdout or "", None, ""
+            out = out.decode(errors="replace") if isinstance(out, bytes) else out
+        current, finished = None, False
+        for line in out.splitlines():
+            if line.startswith(${STARTING}):
+                current = json.loads(line[len(${STARTING}):])
+            elif line.startswith(${MARKER}):
+                results.append(json.loads(line[len(${MARKER}):]))
+                current = None
+            elif line == ${DONE}:
+                finished = True
+        if finished:
+            break
+        if code is None:
+            why = "did not finish within %d s" % timeout
+        elif code < 0:
             try:
-                importlib.import_module(mod)
-            except BaseException as exc:  # an import may raise anything, even SystemExit
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
-        print(${MARKER} + json.dumps(entry), flush=True)
-    print(${DONE}, flush=True)
-_dockyard_imports(${DISTS})
+                why = "the interpreter was killed by %s" % signal.Signals(-code).name
+            except ValueError:
+                why = "the interpreter was killed by signal %d" % -code
+        else:
+            why = "the interpreter exited with code %d" % code
+        last = (err or "").strip().splitlines()[-1:]
+        why += (" (" + last[0][-200:] + ")") if last else ""
+        done = set(r["dist"] for r in results)
+        if current is None:  # died outside any import: blame the next distribution
+            name = [d for d in left if d[0] not in done][0][0]
+            current = [name, None, "(reading its metadata)"]
+        results.append({"dist": current[0], "version": current[1], "modules": [current[2]],
+                        "missing": False, "optional": False,
+                        "failures": {current[2]: "during this import, " + why}})
+        done.add(current[0])
+        left = [d for d in left if d[0] not in done]
+    return json.dumps(results)
+_dockyard_result = _dockyard_imports(${DISTS}, ${CHILD}, ${TIMEOUT})
 del _dockyard_imports
 '''
 
@@ -136,50 +194,16 @@ def facts_code(lock_path: str | None) -> str:
     return _fill(_FACTS, LOCK_PATH=lock_path)
 
 
-def imports_code(dists: Sequence[str | Wanted]) -> str:
+def imports_code(dists: Sequence[str | Wanted], timeout: float = 600) -> str:
     pairs = [[d, True] if isinstance(d, str) else [d.dist, d.required] for d in dists]
-    return _fill(_IMPORTS, DISTS=pairs)
+    return _fill(_IMPORTS, DISTS=pairs, CHILD=_fill(_CHILD), TIMEOUT=int(timeout))
 
 
-@dataclass(frozen=True, slots=True)
-class ImportRun:
-    """What one run of the import code printed: finished distributions, and if the
-    interpreter died, the import it died in."""
-
-    results: tuple[dict, ...]
-    finished: bool  # the code reached its end
-    crashed_in: tuple[str, str, str] | None = None  # (dist, version, module)
-
-
-def parse_imports(stdout: str) -> ImportRun:
-    results: list[dict] = []
-    current = None
-    finished = False
-    for line in stdout.splitlines():
-        if line.startswith(STARTING):
-            current = tuple(json.loads(line[len(STARTING):]))
-        elif line.startswith(MARKER):
-            results.append(json.loads(line[len(MARKER):]))
-            current = None
-        elif line.strip() == DONE:
-            finished = True
-    return ImportRun(tuple(results), finished, None if finished else current)
-
-
-def crash_result(crashed_in: tuple[str, str, str]) -> dict:
-    """The entry of a distribution whose import killed the kernel's interpreter."""
-    dist, version, module = crashed_in
-    return {"dist": dist, "version": version, "modules": [module], "missing": False,
-            "failures": {module: "the kernel died during this import "
-                                 "(the interpreter crashed or exited)"}}
-
-
-def parse_marked(stdout: str):
-    """The JSON after the last marker line, or None when the code did not print it."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(MARKER):
-            return json.loads(line[len(MARKER):])
-    return None
+def parse_result(text: str | None):
+    """The JSON the kernel code left in `_dockyard_result` (text/plain: the str's repr)."""
+    if text is None:
+        return None
+    return json.loads(ast.literal_eval(text))
 
 
 @dataclass(frozen=True, slots=True)

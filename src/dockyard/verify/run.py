@@ -42,6 +42,7 @@ def verify_image(
     timeout: float = 120.0,
     exec_timeout: float = 600.0,
     progress: Callable[[str], None] | None = None,
+    container_name: str | None = None,
 ) -> VerifyReport:
     """Run `image` with its CMD (or `cmd`, as `/bin/sh -c CMD`), as its own user, and check it.
 
@@ -59,7 +60,7 @@ def verify_image(
     secret = launch.token
     shown = cmdmod.hide(redact(" ".join(launch.words)), secret)
 
-    name = f"dockyard-verify-{uuid.uuid4().hex[:12]}"
+    name = container_name or f"dockyard-verify-{uuid.uuid4().hex[:12]}"
     say(f"starting {image}")
     _engine(engine.check, "run", "-d", "--name", name, "-p", f"127.0.0.1::{launch.port}",
             image, *launch.argv, what="run")
@@ -206,7 +207,8 @@ def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app
                    exec_timeout) -> list[Check]:
     host_lock, lock_where = _host_lock(lock)
     image_lock_path = None if host_lock is not None else labels.get(LABEL_LOCK)
-    facts = _run_marked(client, kernel_id, probe.facts_code(image_lock_path), exec_timeout)
+    facts = _run(client, kernel_id, probe.facts_code(image_lock_path), exec_timeout,
+                 "read the interpreter's facts")
     checks: list[Check] = []
     the_lock = host_lock
     if image_lock_path:
@@ -221,7 +223,8 @@ def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app
     checks.append(probe.check_user(facts, env.get("USERNAME")))
     if the_lock is not None:
         wanted = probe.wanted_distributions(the_lock)
-        results = _import_all(client, kernel_id, list(wanted), exec_timeout)
+        results = _run(client, kernel_id, probe.imports_code(wanted, exec_timeout),
+                       exec_timeout + 30, "imported the locked distributions")
         checks.append(probe.check_imports(results))
         checks.append(probe.check_versions(results, wanted))
     else:
@@ -243,59 +246,18 @@ def _host_lock(lock) -> tuple[Lock | None, str]:
     return loads(text, filename=str(path)), str(path)
 
 
-MAX_CRASHES = 5
-
-
-def _import_all(client: JupyterClient, kernel_id: str, dists: list[probe.Wanted],
-                timeout: float):
-    """Import every module of `dists`; an import that kills the interpreter is recorded,
-    and the rest goes on in the kernel the server restarts (a few times at most)."""
-    results: list[dict] = []
-    left = list(dists)
-    for _ in range(MAX_CRASHES + 1):
-        run = client.execute(kernel_id, probe.imports_code(left), timeout=timeout)
-        if run.error:
-            raise VerifyError(f"verify's own code failed in the kernel: {run.error}",
-                              hint="\n".join(run.traceback[-3:]) or None)
-        got = probe.parse_imports(run.stdout)
-        results += got.results
-        if got.finished:
-            return results
-        if not run.died or got.crashed_in is None:
-            raise VerifyError("the kernel stopped before verify's imports finished",
-                              hint=f"kernel stderr: {run.stderr[-500:]}")
-        results.append(probe.crash_result(got.crashed_in))
-        done = {r["dist"] for r in results}
-        left = [d for d in left if d.dist not in done]
-        if not left:
-            return results
-        _wait_for_kernel(client, kernel_id, timeout=60)
-    raise VerifyError(f"the kernel died {MAX_CRASHES + 1} times while importing; "
-                      f"not checked: {', '.join(d.dist for d in left)}",
-                      hint="run the imports by hand in the image to see what crashes")
-
-
-def _wait_for_kernel(client: JupyterClient, kernel_id: str, timeout: float) -> None:
-    """After a crash the server restarts the kernel; wait until it says so."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = client.request("GET", f"/api/kernels/{kernel_id}").get("execution_state")
-        if state in ("idle", "busy"):
-            return
-        time.sleep(0.5)
-    raise VerifyError("the kernel did not come back after it died during an import")
-
-
-def _run_marked(client: JupyterClient, kernel_id: str, code: str, timeout: float):
-    run = client.execute(kernel_id, code, timeout=timeout)
+def _run(client: JupyterClient, kernel_id: str, code: str, timeout: float, what: str):
+    """Run verify's code in the kernel; its JSON answer comes back in the execute_reply."""
+    run = client.execute(kernel_id, code, timeout=timeout,
+                         user_expressions={"result": probe.RESULT})
     if run.died:
-        raise VerifyError("the kernel died while verify read its facts",
-                          hint="see the container's log (`podman logs`)")
+        raise VerifyError(f"the kernel died while verify {what}",
+                          hint="see the container's log, or start the kernel by hand in the image")
     if run.error:
-        raise VerifyError(f"verify's own code failed in the kernel: {run.error}",
+        raise VerifyError(f"verify's own code failed in the kernel while it {what}: {run.error}",
                           hint="\n".join(run.traceback[-3:]) or None)
-    data = probe.parse_marked(run.stdout)
+    data = probe.parse_result(run.expressions.get("result"))
     if data is None:
-        raise VerifyError("the kernel ran verify's code but printed no result",
+        raise VerifyError(f"the kernel ran verify's code ({what}) but returned no result",
                           hint=f"kernel stderr: {run.stderr[-500:]}")
     return data
