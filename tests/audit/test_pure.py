@@ -151,6 +151,9 @@ SECRETS = {
                    "aws_secret_access_key = hunter2hunter2hunter2hunter2hunter2hunt\n",
     "id_ed25519": "-----BEGIN OPENSSH PRIVATE KEY-----\nhunter2key\n"
                   "-----END OPENSSH PRIVATE KEY-----\n",
+    "service-account.json": '{"type": "service_account", "private_key_id": "x",\n'
+                            '"private_key": "-----BEGIN PRIVATE KEY-----\\nhunter2\\n"}\n',
+    "uv.toml": '[[index]]\nurl = "https://user:hunter2-uv@example.org/simple"\n',
 }
 
 

@@ -17,7 +17,8 @@ from .model import SecretHit
 CONFIG_NAMES = {
     "pip.conf", "pip.ini", "uv.toml", ".condarc", "condarc", ".netrc", "_netrc", ".pypirc",
     ".git-credentials", ".npmrc", ".env", "application_default_credentials.json",
-    "credentials.db", ".dockercfg",
+    "credentials.db", ".dockercfg", ".pgpass", ".s3cfg", ".boto", "rclone.conf",
+    "credentials.json", "service-account.json", "service_account.json", "gcp-key.json",
 }
 KEY_PREFIXES = ("id_rsa", "id_dsa", "id_ecdsa", "id_ed25519")
 
@@ -51,7 +52,8 @@ def wants_scan(path: str) -> bool:
         return True
     parent = posixpath.basename(posixpath.dirname(path))
     return (parent == ".aws" and name in ("credentials", "config")) or (
-        parent == ".docker" and name == "config.json")
+        parent in (".docker", "containers") and name in ("config.json", "auth.json")) or (
+        parent == ".kube" and name == "config")
 
 
 def mask(text: str) -> str:
