@@ -13,6 +13,7 @@ from .model import Report
 from .units import human
 
 COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+MAX_FINDINGS = 30
 
 
 def short_step(created_by: str) -> str:
@@ -73,7 +74,8 @@ def render(report: Report, top: int = 15) -> RenderableType:
     for col, kw in (("severity", {}), ("finding", {"ratio": 3}),
                     ("bytes", {"justify": "right"}), ("what to do", {"ratio": 2})):
         findings.add_column(col, **kw)
-    for f in report.findings:
+    shown = report.findings[:MAX_FINDINGS]
+    for f in shown:
         body = escape(f.title)
         if f.details:
             body += "\n[dim]" + escape("\n".join(f.details[:6])) + "[/dim]"
@@ -82,6 +84,9 @@ def render(report: Report, top: int = 15) -> RenderableType:
         findings.add_row(f"[{COLOURS[f.severity]}]{f.severity}[/]", body,
                          human(f.size) if f.size else "", escape(f.hint))
     parts.append(findings if report.findings else Text("No findings.", style="green"))
+    if len(report.findings) > len(shown):
+        parts.append(Text(f"... and {len(report.findings) - len(shown)} more findings, "
+                          "smaller or less severe (all of them in --json and --html)"))
     counts = {s: sum(1 for f in report.findings if f.severity == s) for s in COLOURS}
     parts.append(Text.from_markup(", ".join(f"[{COLOURS[s]}]{n} {s}{'s' if n != 1 else ''}[/]"
                                             for s, n in counts.items())))
