@@ -73,6 +73,21 @@ def test_imports_and_versions_report_every_problem():
     assert probe.check_imports(None, "why").status == "skip"
 
 
+def test_a_known_optional_peer_is_a_note_not_a_failure():
+    results = [{"dist": "matplotlib-inline", "version": "0.2.2", "modules": ["matplotlib_inline"],
+                "failures": {"matplotlib_inline": "ModuleNotFoundError: No module named 'x'"},
+                "needs": {"matplotlib_inline": "matplotlib"}},
+               {"dist": "xesmf", "version": "0.8", "modules": ["xesmf"],
+                "failures": {"xesmf": "ModuleNotFoundError: No module named 'esmpy'"},
+                "needs": {"xesmf": "esmpy"}}]
+    check = probe.check_imports(results[:1])
+    assert check.status == "pass" and "matplotlib_inline needs matplotlib" in check.detail
+    check = probe.check_imports(results)  # esmpy missing is the founding case's real failure
+    assert check.status == "fail"
+    assert check.problems[0] == \
+        "import xesmf (xesmf 0.8): ModuleNotFoundError: No module named 'esmpy'"
+
+
 def test_app_env_check():
     assert probe.check_app_env(FACTS, "/opt/python", True).status == "pass"
     assert probe.check_app_env({**FACTS, "prefix": "/opt/python"}, "/opt/python", True).status \
@@ -114,7 +129,11 @@ def test_imports_code_names_failures_and_crashes_and_goes_on(tmp_path):
     _dist(tmp_path, "ccc_crash", "import os, signal\nprint('half a line', end='')\n"
                                  "os.kill(os.getpid(), signal.SIGSEGV)\n")
     _dist(tmp_path, "ddd_exit", "import os\nos._exit(3)\n")
-    names = ["aaa-ok", "bbb-broken", "ccc-crash", "ddd-exit", "packaging", "not-there",
+    _dist(tmp_path, "eee_needs", "import surely_absent_peer\n")
+    (tmp_path / "eee_needs.libs").mkdir()  # a wheel's vendored-libraries folder: no module
+    record = tmp_path / "eee_needs-1.0.dist-info" / "RECORD"
+    record.write_text(record.read_text() + "eee_needs.libs/libx.so,,\n")
+    names = ["eee-needs", "aaa-ok", "bbb-broken", "ccc-crash", "ddd-exit", "packaging", "not-there",
              probe.Wanted("libfoo", required=False)]
     results = {r["dist"]: r for r in _kernel_run(probe.imports_code(names), site=tmp_path)}
     assert results["aaa-ok"]["modules"] == ["aaa_ok"] and results["aaa-ok"]["failures"] == {}
@@ -125,10 +144,12 @@ def test_imports_code_names_failures_and_crashes_and_goes_on(tmp_path):
     assert results["ddd-exit"]["failures"] == {
         "ddd_exit": "during this import, the interpreter exited with code 3"}
     assert results["packaging"]["failures"] == {}  # checked after two crashes
+    assert results["eee-needs"]["modules"] == ["eee_needs"]
+    assert results["eee-needs"]["needs"] == {"eee_needs": "surely_absent_peer"}
     assert results["not-there"]["missing"] and not results["not-there"]["optional"]
     assert results["libfoo"]["missing"] and results["libfoo"]["optional"]
     check = probe.check_imports(results.values())
-    assert check.status == "fail" and len(check.problems) == 4
+    assert check.status == "fail" and len(check.problems) == 5
 
 
 def test_choose_kernel():
