@@ -82,6 +82,12 @@ def test_platform_cmd_lock_file_and_token_stay_hidden(podman, app_image, tmp_pat
     assert "--ServerApp.token=***" in out
 
 
+def test_a_token_jupyter_generated_is_read_from_its_log(podman, app_image):
+    report = verify_image(podman, app_image, cmd="jupyter lab --no-browser --ip 0.0.0.0")
+    assert report.ok, report.to_dict()
+    assert report.kernel == "app"
+
+
 def test_base_without_jupyter_gets_a_clear_message(podman, platform_base_nojupyter):
     code, out, err = _cli(["verify", platform_base_nojupyter])
     assert code == 1
