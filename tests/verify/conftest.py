@@ -94,7 +94,7 @@ RUN --mount=type=secret,id=ca,target=/run/secrets/ca \\
  && chown -R 1000:100 /opt/app
 COPY --chown=1000:100 kernel.json /opt/python/share/jupyter/kernels/app/kernel.json
 COPY --chown=1000:100 dockyard.lock {LOCK_IN_IMAGE}
-LABEL io.dockyard.kernel=app io.dockyard.lock={LOCK_IN_IMAGE}
+LABEL io.dockyard.kernel=app io.dockyard.lock={LOCK_IN_IMAGE} io.dockyard.base={base}
 USER 1000
 """
     if broken:

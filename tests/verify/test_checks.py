@@ -152,6 +152,17 @@ def test_imports_code_names_failures_and_crashes_and_goes_on(tmp_path):
     assert check.status == "fail" and len(check.problems) == 5
 
 
+def test_as_the_base():
+    base = {"Cmd": ["/bin/sh", "-c", "jupyter lab"], "User": "1000"}
+    assert probe.check_as_base(dict(base), base, "base@sha256:1").status == "pass"
+    changed = probe.check_as_base({**base, "Cmd": ["python"], "User": "root"}, base, "b")
+    assert changed.status == "fail"
+    assert changed.problems == ("CMD is ['python'], the base's is ['/bin/sh', '-c', 'jupyter lab']",
+                                "USER is 'root', the base's is '1000'")
+    assert probe.check_as_base(base, None, "b").status == "skip"
+    assert probe.check_as_base(base, None, None).status == "skip"
+
+
 def test_choose_kernel():
     assert choose_kernel(["app", "python3"], "python3", None, None)[0] == "app"
     assert choose_kernel(["app", "python3"], "python3", "python3", None)[0] == "python3"

@@ -47,7 +47,8 @@ def test_app_image_passes_every_check(podman, app_image, tmp_path):
     report = json.loads(out_json.read_text())
     statuses = {c["name"]: c["status"] for c in report["checks"]}
     assert statuses == {
-        "jupyter": "pass", "kernel": "pass", "lock": "pass", "interpreter": "pass",
+        "as the base": "pass", "jupyter": "pass", "kernel": "pass", "lock": "pass",
+        "interpreter": "pass",
         "not root": "pass", "imports": "pass", "versions": "pass", "own environment": "pass",
     }
     assert report["kernel"] == "app"

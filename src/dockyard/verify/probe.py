@@ -341,3 +341,19 @@ def check_app_env(facts: dict, jupyter_prefix: str | None, is_app_kernel: bool) 
         return Check("own environment", "fail",
                      f"the app kernel runs in the base Jupyter's own environment {prefix}")
     return Check("own environment", "pass", f"{prefix} (Jupyter runs from {jupyter_prefix})")
+
+
+def check_as_base(config: dict, base_config: dict | None, base_ref: str | None) -> Check:
+    """The image keeps the base's CMD, ENTRYPOINT and USER (the platform owns them)."""
+    if not base_ref:
+        return Check("as the base", "skip", "no io.dockyard.base label names the base")
+    if base_config is None:
+        return Check("as the base", "skip", f"the base {base_ref} is not on this machine")
+    problems = []
+    for key, what in (("Cmd", "CMD"), ("Entrypoint", "ENTRYPOINT"), ("User", "USER")):
+        mine, theirs = config.get(key) or None, base_config.get(key) or None
+        if mine != theirs:
+            problems.append(f"{what} is {mine!r}, the base's is {theirs!r}")
+    if problems:
+        return Check("as the base", "fail", f"differs from {base_ref}", tuple(problems))
+    return Check("as the base", "pass", f"CMD, ENTRYPOINT and USER as in {base_ref}")

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 LABEL_KERNEL = "io.dockyard.kernel"
 LABEL_LOCK = "io.dockyard.lock"
+LABEL_BASE = "io.dockyard.base"
 
 ENGINE_TIMEOUT = 60.0  # no engine call of verify may hang the run (a busy machine is slow)
 
@@ -53,8 +54,14 @@ def verify_image(
     reached; failed checks are in the report (`report.ok`).
     """
     say = progress or (lambda _line: None)
+    if not engine.exists(image):
+        raise VerifyError(f"no image {image!r} on this machine",
+                          hint=f"build it (`dockyard build`) or pull it (`{engine.name} pull`)")
     config = engine.inspect(image).get("Config") or {}
     labels = config.get("Labels") or {}
+    base_ref = labels.get(LABEL_BASE)
+    base_config = (engine.inspect(base_ref).get("Config") or {}
+                   if base_ref and engine.exists(base_ref) else None)
     env = cmdmod.env_map(config.get("Env") or ())
     launch = cmdmod.launch(config, cmd, token)
     secret = launch.token
@@ -68,7 +75,8 @@ def verify_image(
         say("waiting for Jupyter")
         client, port, version = _wait_for_jupyter(engine, name, image, launch, timeout)
         secret = client.token
-        checks = [Check("jupyter", "pass", f"Jupyter Server {version} answered on 127.0.0.1:"
+        checks = [probe.check_as_base(config, base_config, base_ref),
+                  Check("jupyter", "pass", f"Jupyter Server {version} answered on 127.0.0.1:"
                                            f"{port} (container port {launch.port})")]
         specs = client.kernelspecs()
         default = specs.get("default") or ""
