@@ -89,9 +89,11 @@ def test_a_token_jupyter_generated_is_read_from_its_log(podman, app_image):
     assert report.kernel == "app"
 
 
-def test_base_without_jupyter_gets_a_clear_message(podman, platform_base_nojupyter):
-    code, out, err = _cli(["verify", platform_base_nojupyter])
+def test_base_without_jupyter_gets_a_clear_message(podman, platform_base_nojupyter, tmp_path):
+    code, out, err = _cli(["verify", platform_base_nojupyter, "--json", str(tmp_path / "r")])
     assert code == 1
+    written = json.loads((tmp_path / "r").read_text())
+    assert written["ok"] is False and "no Jupyter server answered" in written["error"]
     assert "no Jupyter server answered" in err
     assert "the image has no `jupyter` on PATH" in err
     assert "jupyter: not found" in err  # the container's own last lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..engines import get_engine
+from ..errors import VerifyError
 from ..fsutil import write_atomic
 from ..verify import render, verify_image
 
@@ -29,10 +30,17 @@ def register(sub):
 
 def main(args, ui) -> int:
     engine = get_engine(args.engine)
-    with ui.step(f"starting {args.image} and its kernel") as progress:
-        report = verify_image(engine, args.image, cmd=args.cmd, kernel=args.kernel,
-                              lock=args.lock, token=args.token, timeout=args.timeout,
-                              progress=progress)
+    try:
+        with ui.step(f"starting {args.image} and its kernel") as progress:
+            report = verify_image(engine, args.image, cmd=args.cmd, kernel=args.kernel,
+                                  lock=args.lock, token=args.token, timeout=args.timeout,
+                                  progress=progress)
+    except VerifyError as exc:  # CI reads the JSON either way
+        if args.json:
+            write_atomic(args.json, json.dumps(
+                {"image": args.image, "ok": False, "error": exc.message, "hint": exc.hint},
+                indent=2) + "\n")
+        raise
     for line in render(report):
         ui.info(line)
     if args.json:
