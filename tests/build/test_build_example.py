@@ -9,6 +9,7 @@ layer cache makes later runs fast.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -90,14 +91,40 @@ def test_platform_contract(built, podman, platform_base, example):
     assert lock_sum.split()[0] == local.split()[0]
 
 
-def test_second_interpreter_and_native_library(built, podman):
-    done = podman.run(built, ["/opt/dockyard/env/bin/python", "-c",
-                              "import sys, tinygeo, minicase; print(sys.version_info[:2], "
-                              "tinygeo.library_version(), float(minicase.distances()[0, 0]))"])
-    assert done.ok, done.stderr
-    assert done.stdout.startswith("(3, 12) 1.0.0 ")
+# Runs code in a kernel started the way the base's Jupyter starts it (its kernel.json,
+# argv and env), with the base's own jupyter_client.
+IN_KERNEL = """
+import sys
+from jupyter_client.manager import start_new_kernel
+km, kc = start_new_kernel(kernel_name=sys.argv[1], startup_timeout=60)
+try:
+    reply = kc.execute_interactive(sys.argv[2], timeout=60)
+    sys.exit(0 if reply["content"]["status"] == "ok" else 1)
+finally:
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+"""
+
+
+def test_second_interpreter_and_native_library_in_the_kernel(built, podman):
+    code = ("import sys, tinygeo, minicase; print(sys.version_info[:2], tinygeo.DATA, "
+            "tinygeo.library_version(), float(minicase.distances()[0, 0]))")
+    done = podman.run(built, ["python3", "-c", IN_KERNEL, "minicase", code])
+    assert done.ok, done.stdout + done.stderr
+    assert "(3, 12) /opt/dockyard/env/share/tinygeo 1.0.0 " in done.stdout
     base_py = podman.run(built, ["python3", "-c", "import sys; print(sys.version_info[:2])"])
     assert base_py.stdout.strip() == "(3, 13)"  # the base's Jupyter Python is untouched
+
+
+def test_conda_activation_reaches_the_kernel_spec(built, podman):
+    spec = json.loads(podman.run(built, [
+        "cat", "/opt/python/share/jupyter/kernels/minicase/kernel.json"]).stdout)
+    assert spec["env"]["TINYGEO_DATA"] == "/opt/dockyard/env/share/tinygeo"
+    assert spec["env"]["CONDA_PREFIX"] == "/opt/dockyard/env"
+    assert spec["argv"][:3] == ["/opt/dockyard/env/bin/python", "-m", "ipykernel_launcher"]
+    # Without the activation, the binding refuses to import (as esmpy without ESMFMKFILE).
+    bare = podman.run(built, ["/opt/dockyard/env/bin/python", "-c", "import tinygeo"])
+    assert not bare.ok and "TINYGEO_DATA is not set" in bare.stderr
 
 
 def test_no_build_leftovers_or_secrets(built, podman, platform_base):
@@ -133,9 +160,9 @@ def test_code_only_change_reuses_the_environment_layer(built, podman, example, p
     assert len(before) == len(after)
     assert before[:-1] == after[:-1]  # base, environment, kernel spec, lock: all reused
     assert before[-1] != after[-1]  # only the project's own layer changed
-    done = podman.run(tag, ["/opt/dockyard/env/bin/python", "-c",
+    done = podman.run(tag, ["python3", "-c", IN_KERNEL, "minicase",
                             "import minicase; print(minicase.MESSAGE)"])
-    assert done.stdout.strip() == "minicase v2"
+    assert "minicase v2" in done.stdout, done.stdout + done.stderr
     podman.cli("rmi", tag)
 
 

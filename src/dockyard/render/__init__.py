@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..plan.model import BuildPlan
 
@@ -31,6 +32,7 @@ CONTEXT_LOCK = "dockyard.lock"
 CONTAINERFILE = "Containerfile"
 
 BUILD = "/opt/dockyard/build"  # builder-stage scratch, never in the final stage
+KERNEL_OUT = "/opt/dockyard/kernel"  # builder stage: the kernel spec with the env's activation
 UV_CACHE = "/root/.cache/uv"
 
 DOCKERIGNORE_PATTERNS = (
@@ -129,6 +131,10 @@ def containerfile(plan: BuildPlan) -> str:
         out.append(f"# {len(plan.conda)} conda packages, sha256-checked and installed by the "
                    f"host for the prefix {plan.prefix}")
         out.append(f"COPY {CONTEXT_CONDA_ENV}/ {plan.prefix}/")
+        out.append("# the conda activation scripts' variables go into the kernel spec's env")
+        out.append(f"COPY kernel/ {BUILD}/kernel/")
+        out.append(f"RUN {py} {BUILD}/kernel/activate.py {BUILD}/kernel/kernel.json "
+                   f"{KERNEL_OUT} {plan.prefix}")
     reqs = requirements(plan)
     if reqs:
         out.append(f"COPY requirements/ {BUILD}/requirements/")
@@ -162,7 +168,8 @@ def containerfile(plan: BuildPlan) -> str:
         f"# the environment in one layer, owned by {plan.owner_names} (no separate chown layer)",
         f"COPY --from=builder --chown={owner} {plan.prefix} {plan.prefix}",
         f"# kernel {plan.kernel.name!r}, where the base's Jupyter looks",
-        f"COPY kernel/ {plan.kernel.directory}/",
+        f"COPY --from=builder {KERNEL_OUT}/ {plan.kernel.directory}/" if plan.conda
+        else f"COPY kernel/kernel.json {plan.kernel.directory}/",
         f"COPY {CONTEXT_LOCK} {plan.lock_in_image}",
     ]
     if plan.install_project:
@@ -182,6 +189,9 @@ def render(plan: BuildPlan) -> BuildContext:
         ContextFile(".dockerignore", ("\n".join(DOCKERIGNORE_PATTERNS) + "\n").encode()),
         ContextFile("kernel/kernel.json", kernel_json(plan)),
     ]
+    if plan.conda:
+        files.append(ContextFile("kernel/activate.py",
+                                 (Path(__file__).parent / "activate.py").read_bytes()))
     for name, (_, body) in requirements(plan).items():
         files.append(ContextFile(f"requirements/{name}", body.encode()))
     return BuildContext(

@@ -7,8 +7,10 @@
     carry conda's prefix placeholder, as conda-forge's do), without its test suite,
     caches or bundled pip; a .tar.bz2 package written here, since rattler-build's
     assembler records no placeholder;
-  - `libtinygeo 1.0.0`: a C library compiled here with gcc;
-  - `tinygeo 1.0.0`: its CPython extension binding (a dist-info says it is PyPI's `tinygeo`);
+  - `libtinygeo 1.0.0`: a C library compiled here with gcc, with a conda activation
+    script that sets TINYGEO_DATA (as esmf sets ESMFMKFILE);
+  - `tinygeo 1.0.0`: its CPython extension binding (a dist-info says it is PyPI's
+    `tinygeo`), which, like esmpy, refuses to import without that variable;
   - `poetry`: the environment tool the example's environment.yml lists (dockyard drops it);
 - `dest/git/xrpatch.git`: a bare repository with the example's git dependency, and
   `dest/gitconfig`, whose url.insteadOf maps the example's git URL to it
@@ -19,12 +21,15 @@ Returns the project's path.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from .channel import EPOCH, CondaPackage, build_channel
@@ -164,6 +169,12 @@ def _tinygeo(python: Path, tmp: Path, channel: Path) -> None:
     os.symlink("libtinygeo.so.1.0.0", lib / "lib" / "libtinygeo.so.1")
     os.symlink("libtinygeo.so.1", lib / "lib" / "libtinygeo.so")
     shutil.copy(src / "tinygeo.h", lib / "include")
+    for kind in ("activate", "deactivate"):
+        scripts = lib / "etc" / "conda" / f"{kind}.d"
+        scripts.mkdir(parents=True)
+        shutil.copy(src / f"{kind}.sh", scripts / "libtinygeo.sh")
+    (lib / "share" / "tinygeo").mkdir(parents=True)
+    (lib / "share" / "tinygeo" / "README").write_text("libtinygeo data\n")
     _assemble("libtinygeo", "1.0.0", "h0_0", lib, channel, ["__glibc >=2.17"])
 
     binding = tmp / "tinygeo"
@@ -233,24 +244,50 @@ def example_env(dest: str | Path) -> dict[str, str]:
     return {"GIT_CONFIG_GLOBAL": str(Path(dest).resolve() / "gitconfig")}
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Tests of several helpers and scripts/demo may make the example at once: one at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def make_example(dest: str | Path) -> Path:
-    """Build the example's channel and git repository under `dest`; return the project dir."""
+    """Build the example's channel and git repository under `dest`; return the project dir.
+
+    Built in a folder beside `dest`, then swapped in, under a file lock: a concurrent
+    caller waits and reuses it, and nobody sees a half-written channel.
+    """
     dest = Path(dest).resolve()
-    stamp = dest / ".dockyard-example"
     key = _fingerprint(find_cpython())
     project = dest / "minicase"
-    if stamp.exists() and stamp.read_text() == key and project.is_dir():
-        return project
-    for sub in ("channel", "git", "minicase"):
-        shutil.rmtree(dest / sub, ignore_errors=True)
-    dest.mkdir(parents=True, exist_ok=True)
-    url = build_example_channel(dest / "channel")
-    _git_repo(dest / "git" / "xrpatch.git")
-    (dest / "gitconfig").write_text(
-        f'[url "{(dest / "git" / "xrpatch.git").as_uri()}"]\n\tinsteadOf = {GIT_URL}\n')
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns("__pycache__", "*.pyc",
-                                                                     "dockyard.lock"))
-    toml = project / "dockyard.toml"
-    toml.write_text(toml.read_text().replace("@CHANNEL@", url))
-    stamp.write_text(key)
+    stamp = dest / ".dockyard-example"
+    with _locked(dest.parent / f".{dest.name}.lock"):
+        if stamp.exists() and stamp.read_text() == key and project.is_dir():
+            return project
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+        tmp.chmod(0o755)
+        try:
+            # The channel's URL is the final one: build under `dest`'s name, then move.
+            url = (dest / "channel").as_uri()
+            build_example_channel(tmp / "channel")
+            _git_repo(tmp / "git" / "xrpatch.git")
+            (tmp / "gitconfig").write_text(
+                f'[url "{(dest / "git" / "xrpatch.git").as_uri()}"]\n\tinsteadOf = {GIT_URL}\n')
+            shutil.copytree(PROJECT, tmp / "minicase", ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", "dockyard.lock"))
+            toml = tmp / "minicase" / "dockyard.toml"
+            toml.write_text(toml.read_text().replace("@CHANNEL@", url))
+            (tmp / ".dockyard-example").write_text(key)
+            old = dest.with_name(f".{dest.name}-old-{os.getpid()}")
+            if dest.exists():
+                dest.rename(old)
+            tmp.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return project

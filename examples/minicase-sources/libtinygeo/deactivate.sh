@@ -1,0 +1,1 @@
+unset TINYGEO_DATA
