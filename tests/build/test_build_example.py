@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -156,6 +157,9 @@ def test_code_only_change_reuses_the_environment_layer(built, podman, example, p
     tag = TAG + "-code"
     code, out = run_cli("build", "--base", platform_base, "--project", str(project), "-t", tag)
     assert code == 0, out
+    cached, total = map(int, re.search(r"(\d+) of (\d+) steps from the layer cache",
+                                       out.replace("\n", " ")).groups())
+    assert cached >= total - 5  # project COPY + wheel build; app COPY, LABEL, USER
     before, after = layers(podman, built), layers(podman, tag)
     assert len(before) == len(after)
     assert before[:-1] == after[:-1]  # base, environment, kernel spec, lock: all reused

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,13 +161,23 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         ctx = Path(tmp) / "context"
         with ui.step("Preparing the build context") as progress:
             stage_context(context, p.plan, p.lock_text, p.root, ctx, progress)
+        steps = {"run": 0, "cached": 0}
+
+        def count(line: str) -> None:
+            if re.search(r"STEP \d+/\d+: (?!FROM)", line):
+                steps["run"] += 1
+            elif "Using cache" in line or line.strip().startswith("CACHED"):
+                steps["cached"] += 1
+
         with ui.step(f"Building {args.tag} with {p.engine.name}") as progress:
             image_id = p.engine.build(str(ctx), containerfile=str(ctx / CONTAINERFILE),
-                                      tag=args.tag, secrets=p.secrets, on_line=progress,
+                                      tag=args.tag, secrets=p.secrets,
+                                      on_line=lambda line: (count(line), progress(line)),
                                       no_cache=args.no_cache)
     size = p.engine.inspect(args.tag).get("Size", 0)
     ui.ok(f"built {args.tag} ({image_id[:12]}, {size / 1e6:.0f} MB; the base is "
-          f"{p.facts.size / 1e6:.0f} MB)")
+          f"{p.facts.size / 1e6:.0f} MB; {steps['cached']} of {steps['run']} steps "
+          "from the layer cache)")
     if args.push:
         with ui.step(f"Pushing to {args.push}") as progress:
             p.engine.push(args.tag, args.push, tls_verify=not is_loopback(args.push),
