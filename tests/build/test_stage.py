@@ -56,7 +56,7 @@ def test_copy_tree_leaves_out_vcs_caches_and_secrets(tmp_path, caplog):
         logger.removeHandler(caplog.handler)
     got = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
     assert got == ["README.md", "docs/build/keep.txt", "pkg/__init__.py"]
-    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    warned = sorted({r.getMessage() for r in caplog.records if r.levelname == "WARNING"})
     assert warned == [f"left out of the build context (looks like a credential): {name}"
                       for name in (".env", "id.pem")]
 
@@ -150,3 +150,20 @@ def test_install_conda_patches_files_for_the_image_prefix(tmp_path):
     install_conda((art,), "/opt/dockyard/env", dest)
     assert (dest / "bin/tool").read_text() == "#!/opt/dockyard/env/bin/python\n"
     assert (dest / "etc/tool.conf").read_text() == "home=/opt/dockyard/env/share\n"
+
+
+def test_the_projects_own_dockerignore(tmp_path):
+    from dockyard.render.stage import ignore_rules
+
+    src = tmp_path / "proj"
+    for rel in ("pkg/__init__.py", "data/big.nc", "data/keep.txt", "notebooks/a.ipynb",
+                "pkg/sub/scratch.tmp", "README.md"):
+        path = src / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rel)
+    (src / ".dockerignore").write_text("# large inputs\ndata\n!data/keep.txt\nnotebooks/\n"
+                                       "**/*.tmp\n")
+    dst = tmp_path / "ctx"
+    copy_tree(src, dst, rules=ignore_rules(src))
+    got = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
+    assert got == [".dockerignore", "README.md", "data/keep.txt", "pkg/__init__.py"]

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import hashlib
 import logging
 import os
@@ -180,9 +181,37 @@ def stage_source(pin: SourcePin, project_root: Path, dest: Path) -> None:
         copy_tree(src, target, top_skip=set())
 
 
+def ignore_rules(root: Path) -> list[tuple[bool, str]]:
+    """The project's own .dockerignore, as (negated, pattern) in file order."""
+    path = root / ".dockerignore"
+    rules = []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                neg = line.startswith("!")
+                rules.append((neg, line.lstrip("!").strip("/").removeprefix("./")))
+    return rules
+
+
+def ignored(rel: str, rules: list[tuple[bool, str]]) -> bool:
+    """Docker's semantics, simplified: the last matching rule wins; a dir covers its files."""
+    out = False
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for neg, pattern in rules:
+        pat = pattern.replace("**/", "*/") if pattern.startswith("**/") else pattern
+        if any(fnmatch.fnmatch(p, pat) or fnmatch.fnmatch(p, pattern.removeprefix("**/"))
+               for p in prefixes):
+            out = not neg
+    return out
+
+
 def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
-              exclude: Path | None = None) -> None:
-    """Copy a source tree without VCS dirs, caches, secrets-looking files or `exclude`."""
+              exclude: Path | None = None, rules: list[tuple[bool, str]] | None = None) -> None:
+    """Copy a source tree without VCS dirs, caches, secrets-looking files, `exclude`, or
+    what `rules` (a .dockerignore) leave out."""
+    rules = rules or []
     dst.mkdir(parents=True, exist_ok=True)
     for root, dirs, files in os.walk(src):
         rel = Path(root).relative_to(src)
@@ -194,10 +223,15 @@ def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
                 continue
             if exclude is not None and full.resolve() == exclude.resolve():
                 continue
+            if rules and ignored((rel / d).as_posix(), rules) and not any(
+                    neg for neg, _ in rules):  # with a "!" rule, decide per file
+                continue
             keep.append(d)
         dirs[:] = keep
         (dst / rel).mkdir(parents=True, exist_ok=True)
         for f in sorted(files):
+            if rules and ignored((rel / f).as_posix(), rules):
+                continue
             if f in _SKIP_FILES or f.endswith(_SKIP_SUFFIXES) or (top and f in top_skip):
                 if f in _CREDENTIAL_FILES or f.endswith((".pem", ".key")):
                     log.warning("left out of the build context (looks like a credential): %s",
@@ -239,6 +273,7 @@ def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
             progress(f"{pin.kind} {pin.name} {pin.commit[:12]}")
         stage_source(pin, Path(project_root), dest)
     if context.needs_project:
-        copy_tree(Path(project_root), dest / CONTEXT_PROJECT, exclude=dest)
+        root = Path(project_root)
+        copy_tree(root, dest / CONTEXT_PROJECT, exclude=dest, rules=ignore_rules(root))
     _fix_mtimes(dest)
     return dest
