@@ -235,3 +235,13 @@ def test_plan_prints_the_layout(example, platform_base):
     assert "Python 3.12.1, second interpreter from conda" in out
     assert "3.13.5" in out and "1000:100 (onyxia:users)" in out
     assert "COPY --from=builder --chown=1000:100 /opt/dockyard/env /opt/dockyard/env" in out
+
+
+def test_usage_errors_say_what_to_do(example):
+    code, out = run_cli("plan", "--project", str(example))
+    assert code == 2 and "no base image given" in out and "--base" in out
+    code, out = run_cli("build", "--base", "x", "--project", str(example))
+    assert code == 2 and "no image name" in out and "-t TAG" in out
+    code, out = run_cli("build", "--base", "x", "--project", str(example), "-t", "y",
+                        "--secret", "id=ca")
+    assert code == 2 and "expected id=ID,src=PATH" in out
