@@ -158,3 +158,14 @@ def test_cuda_libraries_brought_twice_are_noted():
     plan = make_plan(replace(lock, target=replace(lock.target, cuda="12.6")),
                      facts("platform-cuda"), project=PROJECT)
     assert any(n.startswith("CUDA: ") and "libraries duplicate" in n for n in plan.notes)
+
+
+def test_a_base_entrypoint_is_kept_and_told(jupyter_facts):
+    from dockyard.render import render
+
+    tini = replace(jupyter_facts, entrypoint=("tini", "--"), cmd=None)
+    plan = make_plan(make_lock(), tini, project=PROJECT)
+    text = "\n".join(describe(plan))
+    assert 'entrypoint  ["tini", "--"] (the base\'s)' in text and "cmd         (none)" in text
+    rendered = render(plan).containerfile
+    assert not any(line.startswith(("ENTRYPOINT", "CMD")) for line in rendered.splitlines())
