@@ -179,9 +179,13 @@ def test_containerfile_only_is_a_self_contained_context(built, example, platform
     for rel in ("Containerfile", ".dockerignore", "dockyard.lock", "kernel/kernel.json",
                 "tools/uv", "conda-env/bin/python3.12", "requirements/pypi.txt",
                 "sources/xrpatch/pyproject.toml", "project/pyproject.toml",
-                "project/minicase/__init__.py"):
+                "project/minicase/__init__.py", "build-requirements/sources.txt",
+                "build-requirements/project.txt"):
         assert (out / rel).exists(), rel
     assert not (out / "project" / "dockyard.lock").exists()
+    assert "flit-core==" in (out / "build-requirements/sources.txt").read_text()
+    project_backends = (out / "build-requirements/project.txt").read_text()
+    assert "poetry-core==" in project_backends and "--hash=sha256:" in project_backends
     # A plain engine build of that folder, as a CI would run it (no channel, no git host).
     secrets = {"ca": os.environ["SSL_CERT_FILE"]} if os.environ.get("SSL_CERT_FILE") else {}
     image = podman.build(str(out), containerfile=str(out / "Containerfile"),

@@ -167,3 +167,17 @@ def test_the_projects_own_dockerignore(tmp_path):
     copy_tree(src, dst, rules=ignore_rules(src))
     got = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
     assert got == [".dockerignore", "README.md", "data/keep.txt", "pkg/__init__.py"]
+
+
+def test_build_requires(tmp_path):
+    from dockyard.render.stage import PEP517_DEFAULT, build_requires
+
+    assert build_requires(tmp_path) == PEP517_DEFAULT  # no pyproject.toml: setuptools
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert build_requires(tmp_path) == PEP517_DEFAULT
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling>=1.24"]\nbuild-backend = "hatchling.build"\n')
+    assert build_requires(tmp_path) == ("hatchling>=1.24",)
+    (tmp_path / "pyproject.toml").write_text("[build-system\n")
+    with pytest.raises(BuildError, match="not valid TOML"):
+        build_requires(tmp_path)

@@ -29,6 +29,11 @@ CONTEXT_UV = "tools/uv"
 CONTEXT_SOURCES = "sources"  # sources/<name>/: git trees at their commits, path deps
 CONTEXT_PROJECT = "project"  # the project's source, filtered by .dockerignore
 CONTEXT_LOCK = "dockyard.lock"
+# Build backends of the project and source dependencies, pinned with hashes by the host
+# (`dockyard build` resolves them), so the image build resolves nothing at all.
+# One file for the git/path dependencies and one for the project, so that a new release
+# of the project's backend only rebuilds the project's layer.
+CONTEXT_BUILD_CONSTRAINTS = "build-requirements"
 CONTAINERFILE = "Containerfile"
 
 BUILD = "/opt/dockyard/build"  # builder-stage scratch, never in the final stage
@@ -125,6 +130,7 @@ def containerfile(plan: BuildPlan) -> str:
         f"COPY {CONTEXT_UV} {BUILD}/bin/uv",
     ]
     uv = f"{BUILD}/bin/uv"
+    constraints = f"{BUILD}/{CONTEXT_BUILD_CONSTRAINTS}"
     if i.kind == "base":
         out.append(f"RUN {uv} venv --python {i.base_python} {plan.prefix}")
     if plan.conda:
@@ -149,15 +155,19 @@ def containerfile(plan: BuildPlan) -> str:
             f"{g.name}@{g.commit[:12]}" if g.kind == "git" else f"{g.name} ({g.url})"
             for g in plan.sources))
         out.append(f"COPY {CONTEXT_SOURCES}/ {BUILD}/sources/")
+        out.append(f"COPY {CONTEXT_BUILD_CONSTRAINTS}/sources.txt {constraints}/sources.txt")
         dirs = " ".join(f"{BUILD}/sources/{g.name}" for g in plan.sources)
-        out.append(f"RUN {mounts} \\\n    {senv}{uv} pip install --python {py} --no-deps {dirs}")
+        out.append(f"RUN {mounts} \\\n    {senv}{uv} pip install --python {py} --no-deps "
+                   f"--build-constraints {constraints}/sources.txt {dirs}")
     if plan.install_project:
         out.append(f"RUN mkdir -p {plan.app_dir} \\\n"
                    f" && echo {plan.app_dir} > {plan.site_packages}/dockyard-app.pth")
         out.append("# the project's own package, built as a wheel (not editable), last")
+        out.append(f"COPY {CONTEXT_BUILD_CONSTRAINTS}/project.txt {constraints}/project.txt")
         out.append(f"COPY {CONTEXT_PROJECT}/ {BUILD}/project/")
         out.append(
-            f"RUN {mounts} \\\n    {senv}{uv} build --python {py} --wheel --out-dir "
+            f"RUN {mounts} \\\n    {senv}{uv} build --python {py} --wheel "
+            f"--build-constraints {constraints}/project.txt --require-hashes --out-dir "
             f"{BUILD}/dist {BUILD}/project \\\n && {uv} pip install --python {py} --no-deps "
             f"--target {plan.app_dir} {BUILD}/dist/*.whl"
         )
@@ -204,7 +214,7 @@ def render(plan: BuildPlan) -> BuildContext:
 
 
 __all__ = [
-    "BUILD", "CONTAINERFILE", "CONTEXT_CONDA_ENV", "CONTEXT_SOURCES", "CONTEXT_LOCK",
-    "CONTEXT_PROJECT", "CONTEXT_UV", "DOCKERIGNORE_PATTERNS", "BuildContext", "ContextFile",
-    "containerfile", "kernel_json", "render", "requirements",
+    "BUILD", "CONTAINERFILE", "CONTEXT_BUILD_CONSTRAINTS", "CONTEXT_CONDA_ENV", "CONTEXT_LOCK",
+    "CONTEXT_PROJECT", "CONTEXT_SOURCES", "CONTEXT_UV", "DOCKERIGNORE_PATTERNS", "BuildContext",
+    "ContextFile", "containerfile", "kernel_json", "render", "requirements",
 ]

@@ -35,6 +35,7 @@ from ..errors import BuildError
 from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin
 from ..redact import redact
 from . import (
+    CONTEXT_BUILD_CONSTRAINTS,
     CONTEXT_CONDA_ENV,
     CONTEXT_LOCK,
     CONTEXT_PROJECT,
@@ -242,6 +243,47 @@ def copy_tree(src: Path, dst: Path, *, top_skip: set[str] = _SKIP_TOP,
                 shutil.copy2(s, dst / rel / f, follow_symlinks=False)
 
 
+PEP517_DEFAULT = ("setuptools>=40.8.0",)  # what a source tree without [build-system] gets
+
+
+def build_requires(tree: Path) -> tuple[str, ...]:
+    """`[build-system] requires` of a source tree (PEP 517's default when it has none)."""
+    import tomllib
+
+    path = tree / "pyproject.toml"
+    if not path.is_file():
+        return PEP517_DEFAULT
+    try:
+        system = tomllib.loads(path.read_text()).get("build-system", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise BuildError(f"not valid TOML: {exc}", where=str(path)) from None
+    return tuple(system.get("requires", PEP517_DEFAULT))
+
+
+def build_constraints(trees: list[Path], python: str) -> str:
+    """The build backends of `trees`, resolved by uv for `python`, pinned with hashes."""
+    from ..runner import which
+
+    requires = sorted({r for tree in trees for r in build_requires(tree)})
+    uv = which("uv")
+    if uv is None:
+        raise BuildError("uv is not installed", hint="reinstall dockyard (it depends on uv)")
+    done = subprocess.run(
+        [uv, "pip", "compile", "-q", "--generate-hashes", "--no-header", "--python-version",
+         ".".join(python.split(".")[:2]), "--python-platform", "x86_64-unknown-linux-gnu", "-"],
+        input="\n".join(requires) + "\n", capture_output=True, text=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+    if done.returncode != 0:
+        raise BuildError(
+            "resolving the build backends failed (" + ", ".join(requires) + "):\n"
+            + redact(done.stderr.strip())[-1500:],
+            hint="check the [build-system] requires of the project and its git/path "
+            "dependencies, and that the index is reachable",
+        )
+    return "# build backends, pinned by `dockyard build`\n" + done.stdout
+
+
 def _fix_mtimes(root: Path) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in filenames + dirnames:
@@ -272,8 +314,17 @@ def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
         if progress:
             progress(f"{pin.kind} {pin.name} {pin.commit[:12]}")
         stage_source(pin, Path(project_root), dest)
+    groups = {"sources.txt": [dest / CONTEXT_SOURCES / pin.name for pin in plan.sources]}
     if context.needs_project:
         root = Path(project_root)
         copy_tree(root, dest / CONTEXT_PROJECT, exclude=dest, rules=ignore_rules(root))
+        groups["project.txt"] = [dest / CONTEXT_PROJECT]
+    for name, trees in groups.items():
+        if trees:
+            if progress:
+                progress(f"pinning the build backends ({name})")
+            path = dest / CONTEXT_BUILD_CONSTRAINTS / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(build_constraints(trees, plan.interpreter.version))
     _fix_mtimes(dest)
     return dest
