@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from rich.console import Console
@@ -39,6 +40,7 @@ from dockyard.testing.example import default_dest, example_env, make_example
 
 DOCKYARD_TAG = "localhost/dockyard-bench/minicase:dockyard"
 NAIVE_TAG = "localhost/dockyard-bench/minicase:naive"
+RUN_ID = uuid.uuid4().hex
 
 NAIVE = """\
 # Hand-written, single stage, as the founding case started.
@@ -75,9 +77,10 @@ def cli(*argv: str) -> float:
 
 
 def code_change(project: Path, n: int) -> None:
+    """A one-line change, unique to this run (else a layer cached by an earlier run hits)."""
     init = project / "minicase" / "__init__.py"
     text = init.read_text().split("\nBENCH_RUN")[0]
-    init.write_text(text + f"\nBENCH_RUN = {n}\n")
+    init.write_text(text + f"\nBENCH_RUN = {n}  # {RUN_ID}\n")
 
 
 def naive_context(ctx: Path, project: Path, staged: Path) -> None:
