@@ -24,7 +24,11 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     p = prepare(args, ui)
     for line in describe(p.plan):
         ui.info(line)
-    if args.containerfile:
-        ui.info("")
-        ui.info(render(p.plan).containerfile)
+    if args.containerfile:  # unwrapped, so that it can be copied as it is
+        from rich.markup import escape
+
+        from ..redact import redact
+
+        ui.console.print("\n" + escape(redact(render(p.plan).containerfile)), soft_wrap=True,
+                         highlight=False, end="")
     return 0
