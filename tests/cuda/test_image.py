@@ -104,3 +104,24 @@ def test_conda_pins_agree_with_the_resolver():
     assert virtual_cuda("12.6") in virtual_packages("linux-64", "2.28", "12.6")
     assert set(conda_constraints("12.6")) <= set(
         constraints_for(Request(specs=("pytorch",), channels=("conda-forge",), cuda="12.6")))
+
+
+def test_the_toolkits_other_libraries_found_by_the_probe_count_too():
+    from dockyard.cuda.image import duplicates_against_base
+    from dockyard.probe.parse import parse_cuda
+
+    probed = parse_cuda({"CUDA_VERSION": "12.6.3"}, [
+        "env=12.6.3", "/usr/local/cuda", "/usr/local/cuda-12.6",
+        "/usr/local/cuda-12.6/lib64/libcudart.so.12",
+        "/usr/local/cuda-12.6/lib64/libcublas.so.12",
+        "/usr/local/cuda-12.6/lib64/libcufft.so.11",
+        "/usr/lib/x86_64-linux-gnu/libcudnn.so.9",
+    ], [])
+    assert probed.roots == ("/usr/local/cuda", "/usr/local/cuda-12.6")
+    assert probed.cudart == ("/usr/local/cuda-12.6/lib64/libcudart.so.12",)
+    assert len(probed.libraries) == 3
+    report = duplicates_against_base(SimpleNamespace(cuda=probed), lock_from_uv("022"))
+    names = {d.package for d in report.duplicates}
+    assert {"nvidia-cublas-cu12", "nvidia-cufft-cu12", "nvidia-cudnn-cu12"} <= names
+    assert report.total_bytes > 1024 ** 3  # cudnn + cublas + cufft: well over a GiB
+    assert "GiB" in report.summary()

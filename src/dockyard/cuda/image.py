@@ -106,13 +106,20 @@ class DuplicateReport:
     def summary(self) -> str:
         if not self.duplicates:
             return "no CUDA library is brought twice"
-        gib = self.total_bytes / (1024 ** 3)
         est = " (estimated)" if any(d.estimated for d in self.duplicates) else ""
+        unknown = [d.package for d in self.duplicates if not d.bytes]
+        size = _human(self.total_bytes) + est
+        if unknown:
+            size += f", plus {', '.join(unknown)} of unknown size"
         text = (f"{len(self.duplicates)} CUDA libraries duplicate the base's CUDA "
-                f"{self.base_cuda}: {gib:.2f} GiB{est}")
+                f"{self.base_cuda}: {size}")
         if self.reuse_allowed:
             text += "; a plan reusing the base's libraries is possible (verify on a GPU)"
         return text + f" [{self.reason}]"
+
+
+def _human(n: int) -> str:
+    return f"{n / 1024 ** 3:.2f} GiB" if n >= 1024 ** 3 else f"{n / 1024 ** 2:.0f} MiB"
 
 
 def _stem(lib: str) -> str:

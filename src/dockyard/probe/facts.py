@@ -56,6 +56,7 @@ class CudaFacts:
     version: str  # from $CUDA_VERSION or /usr/local/cuda/version.json; "" if none
     roots: tuple[str, ...]  # /usr/local/cuda, /usr/local/cuda-12.6, ...
     cudart: tuple[str, ...]  # libcudart.so.* files found
+    libraries: tuple[str, ...] = ()  # the toolkit's other libraries (cublas, cudnn, nccl...)
 
     @property
     def present(self) -> bool:

@@ -133,10 +133,11 @@ def parse_cuda(env: dict[str, str], cuda: list[str], cuda_json: list[str]) -> Cu
             version = json.loads("\n".join(cuda_json)).get("cuda", {}).get("version", "")
         except json.JSONDecodeError:
             version = ""
-    paths = [line.strip() for line in cuda if line.startswith("/")]
-    roots = tuple(sorted(p for p in paths if "libcudart" not in p))
-    cudart = tuple(sorted(p for p in paths if "libcudart" in p))
-    return CudaFacts(version=version, roots=roots, cudart=cudart)
+    paths = sorted({line.strip() for line in cuda if line.startswith("/")})
+    roots = tuple(p for p in paths if "/lib" not in p.removeprefix("/usr/local/cuda"))
+    cudart = tuple(p for p in paths if "/libcudart.so" in p)
+    libraries = tuple(p for p in paths if p not in roots and p not in cudart)
+    return CudaFacts(version=version, roots=roots, cudart=cudart, libraries=libraries)
 
 
 def _pinned(ref: str, config: dict[str, Any]) -> str:

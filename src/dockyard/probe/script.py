@@ -47,6 +47,8 @@ echo '@@cuda'
 echo "env=$CUDA_VERSION"
 ls -1d /usr/local/cuda /usr/local/cuda-*
 ls -1 /usr/local/cuda*/lib64/libcudart.so.* /usr/local/cuda*/targets/*/lib/libcudart.so.*
+ls -1 /usr/local/cuda*/lib64/lib*.so.* /usr/local/cuda*/targets/*/lib/lib*.so.* \
+  /usr/lib/x86_64-linux-gnu/libcudnn*.so.* /usr/lib/x86_64-linux-gnu/libnccl*.so.*
 echo '@@cuda-json'
 cat /usr/local/cuda/version.json
 echo '@@tools'
