@@ -21,7 +21,8 @@ def ui() -> tuple[Ui, Console, Console]:
 
 def test_lock_then_check_then_a_failed_run_keeps_the_old_lock(tmp_path):
     (tmp_path / "requirements.txt").write_text("rich>=13\n")
-    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n[install]\nkernel = false\n')
+    (tmp_path / "dockyard.toml").write_text(
+        '[target]\npython = "3.12"\n[install]\nkernel = false\n')
     assert main(["lock", "--project", str(tmp_path), "--check"], ui()[0]) == 1  # missing
     u, out, _ = ui()
     assert main(["lock", "--project", str(tmp_path)], u) == 0
@@ -71,7 +72,8 @@ def test_the_kernel_package_is_added_unless_switched_off(tmp_path):
     kernel = lock.get("ipykernel")
     assert kernel is not None and kernel.owner == "pypi"
     assert "install.kernel" in kernel.reason
-    (tmp_path / "dockyard.toml").write_text('[target]\npython = "3.12"\n[install]\nkernel = false\n')
+    (tmp_path / "dockyard.toml").write_text(
+        '[target]\npython = "3.12"\n[install]\nkernel = false\n')
     assert main(["lock", "--project", str(tmp_path)], ui()[0]) == 0
     lock = loads((tmp_path / "dockyard.lock").read_text())
     assert [p.name for p in lock.packages] == ["six"]

@@ -20,8 +20,6 @@ change to this file rebuilds them and an unchanged one is reused.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import subprocess
@@ -29,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from ..engines import CliEngine
+from . import machine_lock
 from .rootfs import debian_image
 
 VARIANTS = ("jupyter", "nojupyter", "cuda")
@@ -120,18 +119,6 @@ def _tag(variant: str, text: str) -> str:
     return f"{REPO}:{variant}-{digest}"
 
 
-@contextlib.contextmanager
-def _machine_lock():
-    """Tests of several helpers may ask for the same base at once: build it only once."""
-    path = Path(tempfile.gettempdir()) / "dockyard-test-bases.lock"
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def platform_base(engine: CliEngine, *, variant: str = "jupyter") -> str:
     """Build (once) and return the tag of a platform-like base image."""
     if variant not in VARIANTS:
@@ -142,7 +129,7 @@ def platform_base(engine: CliEngine, *, variant: str = "jupyter") -> str:
     tag = _tag(variant, text)
     if engine.exists(tag):
         return tag
-    with _machine_lock():
+    with machine_lock(Path(tempfile.gettempdir()) / "dockyard-test-bases.lock"):
         if engine.exists(tag):
             return tag
         with tempfile.TemporaryDirectory(prefix=f"dockyard-base-{variant}-") as ctx:

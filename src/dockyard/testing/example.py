@@ -21,17 +21,15 @@ Returns the project's path.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
+from . import machine_lock
 from .channel import EPOCH, CondaPackage, build_channel
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -244,18 +242,6 @@ def example_env(dest: str | Path) -> dict[str, str]:
     return {"GIT_CONFIG_GLOBAL": str(Path(dest).resolve() / "gitconfig")}
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Tests of several helpers and scripts/demo may make the example at once: one at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def make_example(dest: str | Path) -> Path:
     """Build the example's channel and git repository under `dest`; return the project dir.
 
@@ -266,7 +252,7 @@ def make_example(dest: str | Path) -> Path:
     key = _fingerprint(find_cpython())
     project = dest / "minicase"
     stamp = dest / ".dockyard-example"
-    with _locked(dest.parent / f".{dest.name}.lock"):
+    with machine_lock(dest.parent / f".{dest.name}.lock"):
         if stamp.exists() and stamp.read_text() == key and project.is_dir():
             return project
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
