@@ -3,24 +3,16 @@
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
-from rich.console import Console
 
 from dockyard.audit import Policy, audit
-from dockyard.cli import main
-from dockyard.cli.ui import Ui
+from dockyard.testing.cli import run_cli
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
 TAG = "localhost/dockyard-test/minicase:audit"
 
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    buf = io.StringIO()
-    ui = Ui(console=Console(file=buf, width=200), err=Console(file=buf, width=200))
-    return main(list(argv), ui), buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ layer cache makes later runs fast.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -16,21 +15,14 @@ import shutil
 import subprocess
 
 import pytest
-from rich.console import Console
 
-from dockyard.cli import main
-from dockyard.cli.ui import Ui
 from dockyard.lock.model import loads
+from dockyard.testing.cli import run_cli
 from dockyard.testing.example import default_dest, example_env, make_example
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
 TAG = "localhost/dockyard-test/minicase:e2e"
 
-
-def run_cli(*argv: str) -> tuple[int, str]:
-    buf = io.StringIO()
-    ui = Ui(console=Console(file=buf, width=200), err=Console(file=buf, width=200))
-    return main(list(argv), ui), buf.getvalue()
 
 
 @pytest.fixture(scope="module")

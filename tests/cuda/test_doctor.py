@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from dockyard.cli import main
-from dockyard.cli.ui import Ui
 from dockyard.cuda.doctor import CANNOT_TELL, INCOMPATIBLE, OK, SMOKE, diagnose
 from dockyard.cuda.driver import DriverInfo
 from dockyard.runner import FakeRunner
+from dockyard.testing.cli import recording_ui
 
 NO_GPU = not Path("/proc/driver/nvidia/version").exists()
 
@@ -38,8 +36,7 @@ def _smoke(total: float = 2.0, error: str | None = None) -> FakeRunner:
 
 
 def _ui():
-    out, err = io.StringIO(), io.StringIO()
-    return Ui(Console(file=out, width=140), Console(file=err, width=140)), out, err
+    return recording_ui(140)
 
 
 def test_ok_with_gpu_smoke(tmp_path):
@@ -75,12 +72,12 @@ def test_no_driver_cannot_tell(tmp_path):
 def test_cli_on_this_machine_says_no_driver(tmp_path):
     ui, out, err = _ui()
     code = main(["doctor", "--prefix", str(_env(tmp_path))], ui)
-    text = out.getvalue()
-    assert code == 2, text + err.getvalue()
+    text = out.export_text()
+    assert code == 2, text + err.export_text()
     assert "no NVIDIA driver found" in text and "torch" in text and "12.6" in text
     ui, out, _ = _ui()
     assert main(["doctor", "--json"], ui) == 2
-    doc = json.loads(out.getvalue())
+    doc = json.loads(out.export_text())
     assert doc["verdict"] == "cannot tell" and doc["driver"]["found"] is False
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from dockyard.cli import main
-from dockyard.cli.ui import Ui
 from dockyard.lock.model import loads
+from dockyard.testing.cli import recording_ui
 
 pytestmark = pytest.mark.network
 
@@ -24,8 +23,7 @@ dependencies = [
 
 
 def _ui():
-    out, err = Console(record=True, width=250), Console(record=True, width=250)
-    return Ui(out, err), out, err
+    return recording_ui(250)
 
 
 def test_mismatch_fails_then_is_accepted_knowingly(tmp_path):

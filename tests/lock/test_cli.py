@@ -10,13 +10,13 @@ from rich.console import Console
 from dockyard.cli import main
 from dockyard.cli.ui import Ui
 from dockyard.testing.channel import build_channel, founding_case_packages, serve_channel
+from dockyard.testing.cli import recording_ui
 
 pytestmark = pytest.mark.network
 
 
 def ui() -> tuple[Ui, Console, Console]:
-    out, err = Console(record=True, width=200), Console(record=True, width=200)
-    return Ui(out, err), out, err
+    return recording_ui(200)
 
 
 def test_lock_then_check_then_a_failed_run_keeps_the_old_lock(tmp_path):
