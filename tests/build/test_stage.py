@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dockyard.cli.build import parse_secrets
 from dockyard.engines import is_loopback
 from dockyard.errors import BuildError
+from dockyard.pipeline import parse_secrets
 from dockyard.plan.model import CondaArtifact
 from dockyard.render.stage import FIXED_MTIME, _fix_mtimes, copy_tree, fetch, install_conda
 

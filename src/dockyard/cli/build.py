@@ -7,22 +7,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import BuildError, LockError, PlanError
+from ..errors import BuildError
+from ..pipeline import Prepared, base_ref, open_project, parse_secrets
+from ..pipeline import prepare as pipeline_prepare
 from .ui import Ui
-
-if TYPE_CHECKING:
-    from ..engines import CliEngine
-    from ..lock.model import Lock
-    from ..plan import BuildPlan
-    from ..probe import BaseFacts
-    from ..spec import ProjectSpec
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -56,82 +48,18 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
-def parse_secrets(items: list[str]) -> dict[str, str]:
-    secrets: dict[str, str] = {}
-    for item in items:
-        fields = dict(part.partition("=")[::2] for part in item.split(","))
-        sid, src = fields.get("id", ""), fields.get("src", "") or fields.get("source", "")
-        if not sid or not src:
-            raise BuildError(f"--secret {item!r}: expected id=ID,src=PATH",
-                             hint="e.g. --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt")
-        if not os.path.isfile(src):
-            raise BuildError(f"--secret id={sid}: {src} is not a file", hint="check the path")
-        secrets[sid] = os.path.abspath(src)
-    ca = os.environ.get("SSL_CERT_FILE")
-    if "ca" not in secrets and ca and os.path.isfile(ca):
-        secrets["ca"] = ca  # the host's trust store: builds behind a TLS proxy just work
-    return secrets
-
-
-@dataclass(frozen=True)
-class Prepared:
-    root: Path
-    spec: ProjectSpec
-    lock: Lock
-    lock_text: str
-    engine: CliEngine
-    facts: BaseFacts
-    plan: BuildPlan
-    secrets: dict[str, str]
-
-
-def _install_project(root: Path) -> bool:
-    """Build the project's own package when it declares a build backend."""
-    import tomllib
-
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return False
-    doc = tomllib.loads(path.read_text())
-    if doc.get("tool", {}).get("poetry", {}).get("package-mode") is False:
-        return False
-    return "build-system" in doc
-
-
 def prepare(args: argparse.Namespace, ui: Ui) -> Prepared:
-    """Read the lock (fresh?), probe the base, make the plan: shared by plan and build."""
+    """The CLI's arguments into the library's pipeline: shared by plan and build."""
     from ..engines import get_engine
-    from ..lock.model import LOCK_FILENAME, loads
-    from ..lock.resolve import inputs_hash
-    from ..plan import PlanSettings, make_plan
-    from ..probe import probe_base
-    from ..sources import read_project
 
-    root = args.project.resolve()
-    spec = read_project(root, args.settings)
-    path = root / LOCK_FILENAME
-    if not path.is_file():
-        raise LockError("no dockyard.lock", where=str(root),
-                        hint="run `dockyard lock` first")
-    lock_text = path.read_text()
-    lock = loads(lock_text, str(path))
-    if lock.inputs_hash != inputs_hash(spec):
-        raise LockError("dockyard.lock is stale: the project's files or dockyard.toml changed "
-                        "since it was written", where=str(path), hint="run `dockyard lock`")
-    base = args.base or spec.settings.base
-    if not base:
-        raise PlanError("no base image given", hint="pass --base REF or set [target] base "
-                        "in dockyard.toml")
+    project = open_project(args.project, args.settings)
+    base = base_ref(project, args.base)
     engine = get_engine(args.engine)
     secrets = parse_secrets(args.secret)
     with ui.step(f"Probing the base {base}"):
-        facts = probe_base(engine, base)
-    settings = PlanSettings(
-        kernel_name=args.kernel_name, display_name=args.display_name,
-        secrets=tuple(sorted(secrets)), install_project=_install_project(root),
-    )
-    plan = make_plan(lock, facts, settings, spec)
-    return Prepared(root, spec, lock, lock_text, engine, facts, plan, secrets)
+        return pipeline_prepare(project, base, engine, secrets=secrets,
+                                kernel_name=args.kernel_name,
+                                display_name=args.display_name)
 
 
 def main(args: argparse.Namespace, ui: Ui) -> int:
