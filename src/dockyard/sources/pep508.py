@@ -38,6 +38,28 @@ def safe_text(text: str) -> str:
     return _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
 
 
+def pasteable(url: str) -> str:
+    """A URL a hint may suggest: no userinfo and no secret query parameter at all
+    (`***` in a suggestion breaks when pasted; credentials come from netrc or the
+    environment, never from the URL)."""
+    split = urlsplit(strip_credentials(url))
+    query = "&".join(p for p in split.query.split("&")
+                     if p and not redact("?" + p).endswith("***"))
+    return split._replace(query=query).geturl()
+
+
+def quote(text: str, limit: int = 120) -> str:
+    """Text from a file, as an error message may show it: redacted, its first line only,
+    cut to `limit` characters (a file included by mistake is never printed whole)."""
+    lines = text.strip().splitlines() or [""]
+    shown = safe_text(lines[0])
+    if len(shown) > limit:
+        shown = shown[:limit] + "..."
+    if len(lines) > 1:
+        shown += f" (+{len(lines) - 1} more lines)"
+    return repr(shown)
+
+
 def clean_channel(channel: str) -> str:
     """A conda channel without credentials: userinfo and the `/t/TOKEN` segment removed
     (conda reads such tokens from its own configuration, not from the URL we keep)."""
@@ -72,8 +94,8 @@ def requirement(text: str, origin: Origin, group: str = "main",
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise SpecError(f"not a valid PEP 508 requirement: {safe_text(text)!r} "
-                        f"({safe_text(str(exc))})",
+        raise SpecError(f"not a valid PEP 508 requirement: {quote(text)} "
+                        f"({quote(str(exc)).strip(chr(39))})",
                         where=str(origin),
                         hint='write it as NAME[EXTRAS] SPECIFIER ; MARKER, e.g. '
                              '"numpy>=1.25,<2" or "torch ; sys_platform == \'linux\'"') from None
