@@ -17,11 +17,13 @@ edges: an entry applies when its marker (or its platform) does.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..spec import LockEdge, Pin, ProjectLock, ProjectSpec, PypiRequirement
@@ -180,9 +182,9 @@ def _root_edges(lock: ProjectLock, spec: ProjectSpec, wanted: set[str]) -> list[
         tuple[LockEdge, str | None]]:
     if lock.roots:
         return [(e, None) for group, edges in lock.roots if group in wanted for e in edges]
-    folder = lock.file.rpartition("/")[0]
+    pyproject = posixpath.join(lock.file.rpartition("/")[0], "pyproject.toml")
     reqs: list[PypiRequirement] = [r for r in spec.pypi if r.group in wanted
-                                   and r.origin.file.rpartition("/")[0] == folder]
+                                   and r.origin.file == pyproject]
     return [(LockEdge(r.name, r.specifier, r.marker, r.extras), r.git.url if r.git else None)
             for r in reqs]
 
@@ -194,8 +196,18 @@ def lock_pins(lock: ProjectLock, spec: ProjectSpec, env: TargetEnv,
     if lock.requires_python and not python_allows(lock.requires_python, env.full_python):
         notes.append(Note("*", f"{lock.file} was made for Python {lock.requires_python}, not "
                                f"the target's {env.python}: its pins may not all resolve"))
+    if not lock.pins:  # fv3net's poetry.lock: an empty stub
+        return [], notes
     if not lock.walk:
         applies = [p for p in lock.pins if holds(p.marker, env)]
+        # conda-lock's pip records over a conda record of the same package (pip upgraded
+        # setuptools in the developers' environment): one owner, so conda's record binds
+        conda = {canonicalize_name(p.name): p for p in applies if p.manager == "conda"}
+        for p in [p for p in applies if p.manager == "pypi" and p.name in conda]:
+            applies.remove(p)
+            notes.append(Note(p.name, f"{lock.file} has {p.name} {p.version} from pip over "
+                                      f"conda's {conda[p.name].version}; conda owns it in "
+                                      "dockyard's lock, so conda's record binds"))
         return applies, notes
     root_extras = (_uv_conflict_extras(lock.project, env) if lock.kind == "uv"
                    else frozenset(env.extras))
@@ -226,11 +238,70 @@ def target_pins(spec: ProjectSpec, env: TargetEnv, wanted: set[str]) -> tuple[
     """Every lock entry that applies to the target, over all of the project's locks."""
     pins: list[Pin] = []
     notes: list[Note] = []
-    for lock in spec.locks:
-        found, said = lock_pins(lock, spec, env, wanted)
+    results = [(lock, *lock_pins(lock, spec, env, wanted)) for lock in spec.locks]
+    # Two conda locks of one environment (conda-lock.yml and conda-linux-64.lock) that
+    # disagree: the one the environment file agrees with binds, the other is told.
+    conda_locks = [r for r in results if r[0].kind in ("conda-lock", "pixi")]
+    if len(conda_locks) > 1:
+        stale = {lock.file: [p for p in found if _excluded_by(p, spec)]
+                 for lock, found, _ in conda_locks}
+        fresh = [lock.file for lock, _, _ in conda_locks if not stale[lock.file]]
+        if len(fresh) == 1:
+            for lock, _, _ in conda_locks:
+                if lock.file != fresh[0]:
+                    first = stale[lock.file][0]
+                    notes.append(Note("*", f"{lock.file} is older than the environment file "
+                                           f"({len(stale[lock.file])} pins it excludes, e.g. "
+                                           f"{first.name} {first.version}); {fresh[0]} "
+                                           "agrees with it and binds instead"))
+            results = [r for r in results if r[0].kind not in ("conda-lock", "pixi")
+                       or r[0].file == fresh[0]]
+    for _, found, said in results:
         pins += found
         notes += said
+    pins = _fresh(pins, spec, notes)
     return _one_per_name(pins, notes)
+
+
+def _fresh(pins: list[Pin], spec: ProjectSpec, notes: list[Note]) -> list[Pin]:
+    """A pin the project's own files now exclude is stale: the lock is older than them.
+
+    fv3net's conda-lock.yml pins setuptools 62.2.0 where environment.yml asks for
+    setuptools==59.8.0: binding both would make the solve fail for no reason the
+    developers wrote. The file wins; the stale pin is dropped and told."""
+    out = []
+    for pin in pins:
+        excluded = _excluded_by(pin, spec)
+        if excluded:
+            notes.append(Note(pin.name, f"{pin.where} pins {pin.name} {pin.version}, which "
+                                        f"{excluded} excludes: the lock is older than that "
+                                        "file; the pin is not applied (re-lock to refresh it)"))
+        else:
+            out.append(pin)
+    return out
+
+
+def _excluded_by(pin: Pin, spec: ProjectSpec) -> str | None:
+    if pin.manager == "conda":
+        from rattler import Version as CondaVersion
+        from rattler import VersionSpec
+
+        for c in spec.conda:
+            version = c.spec.split(None, 1)[1].split(" ")[0] if " " in c.spec else ""
+            if c.name != pin.name or not version:
+                continue
+            try:
+                if not VersionSpec(version).matches(CondaVersion(pin.version)):
+                    return f"{c.origin} (`{c.spec}`)"
+            except Exception:  # rattler's parse errors: the spec was checked when read
+                continue
+        return None
+    for r in (*spec.pypi, *spec.conda_pip):
+        if r.name != pin.name or not r.specifier or r.marker or pin.commit:
+            continue
+        if not _allows(r.specifier, pin.version):
+            return f"{r.origin} (`{r.name}{r.specifier}`)"
+    return None
 
 
 def _one_per_name(pins: list[Pin], notes: list[Note]) -> tuple[tuple[Pin, ...],
@@ -275,11 +346,13 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def check_pins(pins: Iterable[Pin], packages: Iterable[object], *,
-               tools: Iterable[str] = (), unpin: Iterable[str] = ()) -> PinCheck:
+               tools: Iterable[str] = (), unpin: Iterable[str] = (),
+               flat: Iterable[str] = ()) -> PinCheck:
     """Compare the pins in force with a lock's packages (`LockedPackage`s): versions, and
-    commits for git pins. Tools dockyard leaves out and `[install] unpin` do not count."""
-    from packaging.utils import canonicalize_name
-
+    commits for git pins. Tools dockyard leaves out and `[install] unpin` do not count,
+    nor entries of `flat` lock files (conda-lock, pixi, hashed requirements: no edges to
+    say what needs them) whose package the solve does not install."""
+    flat = set(flat)
     pkgs = list(packages)
     tools = {canonicalize_name(t) for t in tools}
     unpin = {canonicalize_name(n) for n in unpin}
@@ -299,6 +372,9 @@ def check_pins(pins: Iterable[Pin], packages: Iterable[object], *,
         if found is None:
             if pin.name in tools:
                 skipped.append((pin, "a tool dockyard leaves out of the image"))
+            elif pin.source in flat:
+                skipped.append((pin, "not in the solve (a flat lock lists the whole "
+                                     "environment, tools and their dependencies too)"))
             else:
                 missed.append((pin, "not in the lock"))
             continue

@@ -331,5 +331,6 @@ def summary(lock: Lock) -> dict[str, Any]:
         "conda": len(lock.by_owner("conda")),
         "pypi": len(lock.by_owner("pypi")),
         "git": sorted(f"{p.name}@{p.commit[:12]}" for p in lock.packages if p.commit),
-        "notes": [f"{n.subject}: {n.message}" for n in lock.notes],
+        "notes": [n.message if n.subject == "*" else f"{n.subject}: {n.message}"
+                  for n in lock.notes],
     }

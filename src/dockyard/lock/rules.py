@@ -130,7 +130,6 @@ def select(spec: ProjectSpec, tools: Iterable[str],
         else:
             pip_section.append(r)
     pypi += pip_section
-    pypi, git_pins = _pin_git(pypi, in_force)
     asked = list(pypi)  # every PyPI request binds conda, even one that conda then owns
     conda = []
     for c in spec.conda:
@@ -187,6 +186,8 @@ def select(spec: ProjectSpec, tools: Iterable[str],
         elif owner == "pypi":
             pypi_only.append(name)
 
+    # the requests as written stay in `asked` (a tag names a version); uv gets the commit
+    pypi, git_pins = _pin_git(pypi, in_force)
     constraints = list(settings.constraints)
     constraints += [f"{p.name}=={p.version}" for p in in_force
                     if p.manager == "pypi" and not p.commit and _is_version(p.version)]
@@ -369,7 +370,7 @@ def merge(
             p = replace(p, reason=f"{p.reason}; provides {dists} to the PyPI side too")
         final.append(p)
     _assert_one_owner(final)
-    return tuple(final), tuple(notes)
+    return tuple(final), tuple(notes) + conda_overlaps(final)
 
 
 def check_pypi_only(requests: Requests, conda_pkgs: tuple[LockedPackage, ...]) -> None:
@@ -410,13 +411,28 @@ def conda_specs(conda: Iterable[CondaRequirement], channels: Iterable[str]) -> t
 
 
 def _assert_one_owner(pkgs: Iterable[LockedPackage]) -> None:
-    seen: dict[str, str] = {}
+    """PyPI never installs what conda installs. Two conda packages installing one
+    distribution is the channel's business (conda solved them together): see
+    `conda_overlaps`."""
+    conda = {d for p in pkgs if p.owner == "conda" for d in p.provides}
+    seen: set[str] = set()
     for p in pkgs:
-        dists = p.provides if p.owner == "conda" else (p.name,)
-        for d in dists:
-            if d in seen:  # a bug in the rules above, not a user error
-                raise AssertionError(f"{d} owned twice: {seen[d]} and {p.owner}:{p.name}")
-            seen[d] = f"{p.owner}:{p.name}"
+        if p.owner != "pypi":
+            continue
+        if p.name in conda or p.name in seen:  # a bug in the rules above, not a user error
+            raise AssertionError(f"{p.name} owned twice")
+        seen.add(p.name)
+
+
+def conda_overlaps(pkgs: Iterable[LockedPackage]) -> tuple[Note, ...]:
+    """Conda packages that install the same PyPI distribution, said once each."""
+    by: dict[str, list[str]] = {}
+    for p in pkgs:
+        for d in p.provides if p.owner == "conda" else ():
+            by.setdefault(d, []).append(f"{p.name} {p.version}")
+    return tuple(Note(d, f"installed by several conda packages ({', '.join(sorted(names))}); "
+                         "conda solved them together, the last one installed wins its files")
+                 for d, names in sorted(by.items()) if len(names) > 1)
 
 
 def python_from_requires(requires_python: str | None) -> str | None:

@@ -87,7 +87,7 @@ def choose(root: Path, setting: str | bool | None, setting_where: str) -> tuple[
         raise SpecError(
             f"several conda environment files and none at the root: {', '.join(found)}",
             where=str(root),
-            hint=f'choose one in dockyard.toml: {KEY} = "{found[0]}" under [conda] '
+            hint=f'choose one in dockyard.toml, under [conda]: environment = "{found[0]}" '
                  "(or environment = false for none); `dockyard init --environment FILE` "
                  "writes it")
     return None, None
@@ -103,10 +103,10 @@ def locks_beside(root: Path, environment: str | None, platform: str) -> list[str
         unified = base / "conda-lock.yml"
         explicit = base / f"conda-{platform}.lock"
         pixi = base / "pixi.lock"
-        if unified.is_file():
-            out.append(unified.relative_to(root).as_posix())
-        elif explicit.is_file():
-            out.append(explicit.relative_to(root).as_posix())
+        # both when both are there: they may disagree, and a stale one must not win
+        for path in (unified, explicit):
+            if path.is_file():
+                out.append(path.relative_to(root).as_posix())
         if pixi.is_file():
             out.append(pixi.relative_to(root).as_posix())
         if out:

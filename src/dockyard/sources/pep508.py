@@ -68,7 +68,13 @@ def clean_channel(channel: str) -> str:
 
 def git_source(url: str, kind: str = "default", ref: str | None = None,
                subdirectory: str | None = None) -> GitSource:
-    """A GitSource from a plain repository URL (not the pip `git+...@ref#...` form)."""
+    """A GitSource from a plain repository URL (not the pip `git+...@ref#...` form).
+
+    A pip-style fragment left in the URL (`repo.git#egg=name`, `#subdirectory=x`, as
+    FinRL's pyproject writes it) is read, not sent to git as part of the address."""
+    url, _, fragment = url.partition("#")
+    params = {k: v[-1] for k, v in parse_qs(fragment).items()}
+    subdirectory = subdirectory or params.get("subdirectory")
     return GitSource(url=clean_url(url), kind=kind, ref=ref, subdirectory=subdirectory)  # type: ignore[arg-type]
 
 

@@ -199,9 +199,15 @@ def read_project(root: Path, settings_path: Path | None = None, *,
             if group_of(name) != "main":
                 part = replace(part, optional_groups=(group_of(name),))
             parts.append(part)
-    if not reads.files or set(reads.files) == {settings_rel}:
+    tool_config_only = bool(pyproject_doc) and not (
+        pyproject_doc.get("project") or pyproject_doc.get("tool", {}).get("poetry"))
+    if set(reads.files) <= {settings_rel} or (
+            tool_config_only and set(reads.files) <= {settings_rel, "pyproject.toml"}):
         below = envfiles.projects_below(root)
-        raise SpecError("no project files found" + (
+        what = ("pyproject.toml only configures tools (no [project] or [tool.poetry]) and "
+                "no other project file is here" if tool_config_only
+                else "no project files found")
+        raise SpecError(what + (
             f"; projects in subfolders: {', '.join(below)}" if below else ""), where=str(root),
             hint=(f"pass one of them: --project {below[0]}" if below else
                   f"dockyard reads {', '.join(KNOWN_FILES[:-1])}; run it in the project "

@@ -57,7 +57,7 @@ def index_name(url: str) -> str:
     `https://download.pytorch.org/whl/cu117` -> `download-pytorch-org-whl-cu117`.
     """
     split = urlsplit(url)
-    text = f"{split.hostname or ''}{split.path}".lower().removesuffix("/simple")
+    text = f"{split.hostname or ''}{split.path}".lower().rstrip("/").removesuffix("/simple")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "index"
 
 
