@@ -1,7 +1,7 @@
 """`dockyard lock` on every corpus project (real projects' dependency files), one row each.
 
     python bench/bench_corpus.py [DIR_OR_NAME...] [--python 3.12] [--git-mirrors DIR]
-                                 [--timeout 900] [--json OUT] [--subprojects]
+                                 [--timeout 900] [--json OUT] [--roots-only]
 
 For each project (../shared/corpus/*, bench/corpus/*, or the folders given):
 copy it with the real PyPI hosts put back, write a dockyard.toml with a CUDA
@@ -21,8 +21,9 @@ beside its uv calls. A crash is a traceback or an error without dockyard's
 `--git-mirrors DIR`: GitHub is unreachable here; a folder of mirrors
 (`OWNER+NAME/repo`, bare git directories) is wired in with git's
 url.insteadOf so git dependencies resolve to the commits the projects record.
-`--subprojects`: a corpus folder without a project at its root (only in
-subfolders) also gets one row per subfolder project that holds a lock file.
+A corpus folder without a project at its root gets a row saying so (dockyard's
+clear error, which lists them), then one row per project in its subfolders
+(`--roots-only` leaves those out).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +66,7 @@ class Row:
     commits_ok: int = 0
     commits_applicable: int = 0
     missed: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
     cuda: int = 0
     wall: float = 0.0
     uv: float = 0.0
@@ -95,7 +96,7 @@ _TIMING = re.compile(r"uv pip compile \((?:pylock|edges, offline)\): ([0-9.]+) s
 def lock_one(folder: Path, name: str, work: Path, args: argparse.Namespace,
              env: dict[str, str]) -> Row:
     info = source_of(folder) if (folder / "SOURCE.toml").is_file() else {}
-    root = work / name.replace("/", "__")
+    root = work / name  # a subfolder project is locked in place: its ../ paths hold
     row = Row(name, ",".join(info.get("kind", [])) if info else "-")
     start = time.perf_counter()
     settings = f'[target]\ncuda = "{CUDA}"\n'
@@ -108,7 +109,8 @@ def lock_one(folder: Path, name: str, work: Path, args: argparse.Namespace,
         spec = read_project(root)
         row.environment = spec.environment or "-"
         if spec.conda:
-            url = standin_channel(spec, work / f"channel-{root.name}", python="3.12.11")
+            channel = work / "channels" / name.replace("/", "__")
+            url = standin_channel(spec, channel, python="3.12.11")
             settings += f'\n[conda]\nchannels = ["{url}"]\n'
             (root / "dockyard.toml").write_text(settings)
     except DockyardError as exc:
@@ -130,15 +132,21 @@ def lock_one(folder: Path, name: str, work: Path, args: argparse.Namespace,
     row.wall = time.perf_counter() - start
     row.uv = sum(float(x) for x in _TIMING.findall(done.stderr))
     text = (done.stdout + done.stderr).replace(str(work) + "/", "")
+    # dockyard's own error comes after its last log record (uv's lines quoted in the
+    # error start with "error:" too)
+    logs = list(re.finditer(r"^(?:INFO|WARNING|DEBUG|ERROR) ", text, re.MULTILINE))
+    after = logs[-1].end() if logs else 0
+    errors = list(re.finditer(r"^error: ", text[after:], re.MULTILINE))
     if done.returncode == 0:
         row.result = "locked"
         _read_lock(root, row)
-    elif "Traceback" in text or "error:" not in text:
-        row.result = "crash"
+    elif re.search(r"^Traceback \(most recent call last\)", text, re.MULTILINE) or (
+            done.returncode != 2 or not errors):
+        row.result = "crash"  # dockyard's own traceback, or no error in dockyard's form
         row.error = _one_line(text[-400:])
     else:
         row.result = "clear error"
-        row.error = _one_line(text[text.index("error:"):])
+        row.error = _one_line(text[after + errors[0].start():])
     return row
 
 
@@ -160,10 +168,11 @@ def _read_lock(root: Path, row: Row) -> None:
     row.commits_ok = sum(1 for p in check.honoured if p.commit)
     row.commits_applicable = row.commits_ok + sum(1 for p, _ in check.missed if p.commit)
     row.missed = [f"{p.name} {p.version} ({p.where}) -> {why}" for p, why in check.missed]
+    row.absent = [f"{p.name} {p.version} ({p.where})" for p in check.absent]
 
 
 def print_rows(rows: list[Row]) -> None:
-    head = (f"{'project':52} {'result':12} {'environment file':28} {'conda':>5} {'pypi':>5} "
+    head = (f"{'project':60} {'result':12} {'environment file':28} {'conda':>5} {'pypi':>5} "
             f"{'pins':>9} {'commits':>7} {'cuda':>4} {'wall s':>7} {'own s':>6}")
     print(head)
     print("-" * len(head))
@@ -171,7 +180,7 @@ def print_rows(rows: list[Row]) -> None:
         pins = f"{r.pins_ok}/{r.pins_applicable}" if r.result == "locked" else "-"
         commits = f"{r.commits_ok}/{r.commits_applicable}" if r.result == "locked" else "-"
         env = r.environment if len(r.environment) <= 28 else "..." + r.environment[-25:]
-        print(f"{r.project[:52]:52} {r.result:12} {env:28} {r.conda:>5} {r.pypi:>5} "
+        print(f"{r.project[-60:]:60} {r.result:12} {env:28} {r.conda:>5} {r.pypi:>5} "
               f"{pins:>9} {commits:>7} {r.cuda:>4} {r.wall:>7.1f} {r.overhead:>6.1f}")
     print()
     for r in rows:
@@ -179,6 +188,9 @@ def print_rows(rows: list[Row]) -> None:
             print(f"{r.project}: {r.result}: {r.error}")
         for m in r.missed:
             print(f"{r.project}: pin missed: {m}")
+        for m in r.absent:
+            print(f"{r.project}: pinned in the project's lock, needed by nothing on the "
+                  f"target: {m}")
         for n in r.notes:
             print(f"{r.project}: {n}")
     locked = [r for r in rows if r.result == "locked"]
@@ -198,6 +210,15 @@ def print_rows(rows: list[Row]) -> None:
           f"(uv {sum(r.uv for r in locked):.0f} s)")
 
 
+def _has_project(root: Path) -> bool:
+    try:
+        read_project(root)
+    except DockyardError as exc:
+        return "no project files" not in exc.message and "only configures tools" not in \
+            exc.message
+    return True
+
+
 def targets(args: argparse.Namespace, work: Path) -> list[tuple[Path, str]]:
     out = []
     for folder in iter_projects(args.projects or None):
@@ -206,13 +227,10 @@ def targets(args: argparse.Namespace, work: Path) -> list[tuple[Path, str]]:
         dest = work / folder.name
         copy_project(folder, dest)
         out.append((folder, folder.name))
-        if args.subprojects and not any((dest / f).exists() for f in (
-                "pyproject.toml", "environment.yml", "environment.yaml")):
-            for sub in projects_below(dest, limit=40):
-                if any((dest / sub / lock).is_file() for lock in ("poetry.lock", "uv.lock")):
-                    target = work / f"{folder.name}__{sub.replace('/', '__')}"
-                    shutil.copytree(dest / sub, target, symlinks=True)
-                    out.append((dest / sub, f"{folder.name}/{sub}"))
+        if args.roots_only or _has_project(dest):
+            continue
+        for sub in projects_below(dest, limit=40):
+            out.append((folder, f"{folder.name}/{sub}"))
     return out
 
 
@@ -224,7 +242,8 @@ def main() -> int:
     parser.add_argument("--git-mirrors", type=Path, default=None, metavar="DIR")
     parser.add_argument("--timeout", type=int, default=900)
     parser.add_argument("--json", type=Path, default=None, metavar="OUT")
-    parser.add_argument("--subprojects", action="store_true")
+    parser.add_argument("--roots-only", action="store_true",
+                        help="no rows for projects in subfolders of a corpus folder")
     args = parser.parse_args()
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "COLUMNS": "1000",
            "GIT_TERMINAL_PROMPT": "0"}

@@ -23,6 +23,19 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
+def report_cuda(ui: Ui, review) -> None:
+    """CUDA findings the lock was written with: one warning, then the details (an accepted
+    mismatch is said once as accepted, never as `warning: error:`)."""
+    if not review.findings:
+        return
+    accepted = (" (mismatch accepted: [cuda] accept-mismatch / --accept-cuda-mismatch)"
+                if review.errors else "")
+    ui.warn(f"{len(review.findings)} CUDA finding(s) against the target CUDA {review.target} "
+            f"(from {review.target_origin}){accepted}:")
+    for line in review.report(header=False).splitlines():
+        ui.info(f"  {line}")
+
+
 def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..cuda import check_lock, pypi_metadata
     from ..fsutil import write_atomic
@@ -50,13 +63,7 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         progress("reading the GPU packages' wheel metadata")
         lock, review = check_lock(lock, target_spec(spec, lock.target.python),
                                   metadata=pypi_metadata(), accept=args.accept_cuda_mismatch)
-    if review.findings:
-        accepted = " (accepted: [cuda] accept-mismatch / --accept-cuda-mismatch)" \
-            if review.errors else ""
-        ui.warn(f"{len(review.findings)} CUDA finding(s) against the target CUDA "
-                f"{review.target} (from {review.target_origin}){accepted}:")
-        for line in review.report(header=False).splitlines():
-            ui.info(f"  {line}")
+    report_cuda(ui, review)
     write_atomic(path, dumps(lock))
     s = summary(lock)
     ui.ok(f"wrote {path} ({s['conda']} conda, {s['pypi']} PyPI packages; "

@@ -332,6 +332,10 @@ class PinCheck:
     honoured: tuple[Pin, ...]
     missed: tuple[tuple[Pin, str], ...]  # the pin, and what the lock has instead
     skipped: tuple[tuple[Pin, str], ...]  # pins that bind nothing here, and why
+    # in force, but nothing in the target's resolution needs the package (a constraint
+    # never adds one): matplotlib 3.7's sdist metadata asked for setuptools-scm, its wheel
+    # does not
+    absent: tuple[Pin, ...] = ()
 
     @property
     def applicable(self) -> int:
@@ -359,6 +363,7 @@ def check_pins(pins: Iterable[Pin], packages: Iterable[object], *,
     honoured: list[Pin] = []
     missed: list[tuple[Pin, str]] = []
     skipped: list[tuple[Pin, str]] = []
+    absent: list[Pin] = []
     for pin in pins:
         if pin.name in unpin:
             skipped.append((pin, "[install] unpin"))
@@ -376,7 +381,7 @@ def check_pins(pins: Iterable[Pin], packages: Iterable[object], *,
                 skipped.append((pin, "not in the solve (a flat lock lists the whole "
                                      "environment, tools and their dependencies too)"))
             else:
-                missed.append((pin, "not in the lock"))
+                absent.append(pin)
             continue
         version = found.version
         if not _same_version(pin.version, version):
@@ -385,4 +390,4 @@ def check_pins(pins: Iterable[Pin], packages: Iterable[object], *,
             missed.append((pin, f"commit {found.commit[:12]}"))  # type: ignore[attr-defined]
         else:
             honoured.append(pin)
-    return PinCheck(tuple(honoured), tuple(missed), tuple(skipped))
+    return PinCheck(tuple(honoured), tuple(missed), tuple(skipped), tuple(absent))

@@ -257,6 +257,7 @@ _UNREACHABLE = ("Failed to fetch", "tcp connect error", "Connection refused", "d
                 "Name or service not known", "Temporary failure in name resolution",
                 "Network is unreachable", "Connection timed out", "unable to access")
 _SHOWN = 20
+_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`@ ]+) @ ([^`]+)`")
 _LOCAL_BUILD = re.compile(r"\b([A-Za-z0-9_.-]+)(?:==|\s)v?([0-9][0-9.]*)"
                           r"\+(cu\d+|cpu|rocm[0-9.]+)\b")
 
@@ -278,18 +279,37 @@ def _uv_error(text: str, request: Request) -> LockError:
         if re.search(rf"\b{re.escape(req.name)}\b", body, re.IGNORECASE):
             where = str(req.origin)
             break
+    built = _BUILD_FAILED.search(text)
+    if "Git operation failed" in text or "git fetch" in text:
+        what = f" {built[1]} ({redact(built[2])})" if built else ""
+        git_says = [x.strip() for x in lines if x.strip().startswith(("fatal:", "remote:"))]
+        reason = ("unreachable" if any(m in text for m in _UNREACHABLE)
+                  else f"git failed: {git_says[-1]}" if git_says else "git failed")
+        return LockError(
+            f"uv could not fetch{what} from git ({reason}):\n{body}", where=where,
+            hint="check the repository URL, that the commit exists there, and the network; "
+                 f"git reads credentials from its credential helpers or ~/.netrc{more}")
     if any(marker in body for marker in _UNREACHABLE):
-        if "Git operation failed" in body or "git fetch" in body or "git clone" in body:
-            return LockError(
-                f"a git repository is unreachable:\n{body}", where=where,
-                hint="check the repository URL and the network; git reads credentials from "
-                     f"its credential helpers or ~/.netrc{more}")
         return LockError(
             f"a package index is unreachable:\n{body}",
             where=where,
             hint="check the index URLs in pyproject.toml / dockyard.toml and the network; "
                  f"credentials come from UV_INDEX_<NAME>_USERNAME/_PASSWORD or ~/.netrc{more}",
         )
+    if built:
+        name, where_from = built[1], redact(built[2])
+        tail = "\n".join(lines[-8:]) if len(lines) > 14 else ""
+        head = "\n".join(lines[:6] if tail else lines[:_SHOWN])
+        shown = f"{head}\n  ...\n{tail}" if tail else head
+        kind = ("a path dependency" if where_from.startswith("file:") else
+                "a git dependency" if where_from.startswith("git+") else "an sdist")
+        return LockError(
+            f"uv could not build {name} ({kind}, {where_from}) to read its metadata:\n"
+            f"{shown}", where=where,
+            hint="the build backend failed: check that the folder or repository holds the "
+                 "package's sources (a version read from a file that is not there, or a "
+                 "build requirement missing, are the usual causes)"
+                 + ("; `dockyard lock -v` logs uv's whole message" if tail else ""))
     local = _LOCAL_BUILD.search(body)
     if local and not request.indexes:
         build = local[3]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import LockError
-from ..spec import Index, Origin, Pin, ProjectSpec, PypiRequirement
+from ..spec import Index, Origin, Pin, ProjectSpec, PypiRequirement, Settings
 from . import conda, pypi, rules
 from . import pins as pins_mod
 from .model import Lock, LockedPackage, Note, Source, Target, hash_inputs
@@ -95,6 +95,11 @@ def first_python(spec: ProjectSpec) -> tuple[str | None, str]:
     if pinned:
         c = next(c for c in spec.conda if c.name == "python")
         return pinned, str(c.origin)
+    env = pins_mod.TargetEnv("3.12", spec.settings.platform)  # the platform is what matters
+    locked = [p for p in spec.pins if p.manager == "conda" and p.name == "python"
+              and pins_mod.holds(p.marker, env)]
+    if spec.conda and len({p.version for p in locked}) == 1:
+        return _minor(locked[0].version), f"{locked[0].source} (its python record)"
     made_for = [lock.requires_python for lock in spec.locks if lock.requires_python]
     for extra in ([made_for[0]] if made_for else []) + [None]:
         both = ",".join(x for x in (spec.requires_python, extra) if x)
@@ -185,6 +190,7 @@ def lock_project(
 
     pypi_pkgs: tuple[LockedPackage, ...] = ()
     indexes = indexes_of(spec)
+    _check_paths(spec, requests.pypi)
     if requests.pypi:
         request_pypi = pypi_request(spec, requests, conda_pkgs, python)
         say(f"resolving {len(request_pypi.requirements)} PyPI requirements with uv")
@@ -218,6 +224,7 @@ def _solve_conda(spec: ProjectSpec, requests: rules.Requests, channels: tuple[st
         tuple[LockedPackage, ...], tuple[Note, ...], rules.Requests]:
     """The conda solve, bound by what the PyPI side asks; a clear error when it cannot be."""
     settings = spec.settings
+    _check_cuda_pin(requests.pins, settings)
     target_python = (f"python {settings.python}.*",) if settings.python else ()
     derived = tuple(requests.conda_constraints)
     if spec.requires_python:
@@ -271,6 +278,45 @@ def _check_owner(spec: ProjectSpec, requests: rules.Requests,
     found = rules.conda_disagreements(requests, conda_pkgs)
     if found:
         raise rules.disagreement_error(found, spec) from None
+
+
+def _check_cuda_pin(pins: Iterable[Pin], settings: Settings) -> None:
+    """A conda lock made for another CUDA (its cuda-version record) cannot bind the solve
+    for the target's: say so rather than let the solver call it unsatisfiable."""
+    if not settings.cuda:
+        return
+    target = ".".join(settings.cuda.split(".")[:2])
+    for pin in pins:
+        if pin.manager == "conda" and pin.name == "cuda-version" and \
+                ".".join(pin.version.split(".")[:2]) != target:
+            raise LockError(
+                f"{pin.where} pins cuda-version {pin.version}: the project's conda lock was "
+                f"made for CUDA {pin.version}, the target is CUDA {target}",
+                where=f"{settings.origin.file} ([target] cuda)",
+                hint=f'to take CUDA {target} builds, set [install] unpin = ["cuda-version"] '
+                     "in dockyard.toml (the lock's other versions still bind); if the "
+                     f"platform runs CUDA {pin.version}, set [target] cuda = \"{pin.version}\"")
+
+
+def _check_paths(spec: ProjectSpec, reqs: Iterable[PypiRequirement]) -> None:
+    """A path dependency must be there before uv is asked to build it."""
+    from pathlib import Path
+
+    for r in reqs:
+        if r.path is None:
+            continue
+        path = Path(spec.root, r.path)
+        if path.is_dir() and any(path.iterdir()):
+            continue
+        if path.is_file():
+            continue
+        state = "is an empty folder" if path.is_dir() else "does not exist"
+        raise LockError(
+            f"{r.name}: the path dependency {r.path} {state}",
+            where=str(r.origin),
+            hint="a git submodule that is not checked out is the usual cause (`git submodule "
+                 "update --init`); or point it at the package's folder, or take the package "
+                 "from an index or git instead")
 
 
 def _remote_head(url: str, kind: str, ref: str | None) -> str:

@@ -32,10 +32,16 @@ _BARE_USERINFO = re.compile(r"(?<![\w/])[^\s/@:'\"]+:[^\s/@'\"]+@")
 _CONDA_TOKEN = re.compile(r"(://[^/\s]+)/t/[^/\s]+")
 
 
+_WORD_SECRET = re.compile(r"\b(password|passwd|token|secret|api[_-]?key)(\s*[:=]?\s+|[:=])\S+",
+                          re.IGNORECASE)
+
+
 def safe_text(text: str) -> str:
-    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact)
-    and anaconda.org-style channel tokens (`https://host/t/TOKEN/channel`)."""
-    return _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
+    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact),
+    anaconda.org-style channel tokens (`https://host/t/TOKEN/channel`) and netrc-style
+    `password WORD` (a credentials file included by mistake)."""
+    text = _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
+    return _WORD_SECRET.sub(lambda m: f"{m[1]}{m[2]}***", text)
 
 
 def pasteable(url: str) -> str:

@@ -44,6 +44,7 @@ ReadInclude = Callable[[str], str]
 NameOfPath = Callable[[str], str | None]
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
+_CONDA_EXPORT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*=[^=\s<>!~]+=[^=\s]+$")
 _IGNORED = {"--pre", "--prefer-binary", "--require-hashes", "--no-index", "--only-binary",
             "--no-binary", "--trusted-host", "--use-feature", "--use-pep517",
             "--no-build-isolation", "--no-deps", "--upgrade", "-U", "--user"}
@@ -216,6 +217,14 @@ class LineReader:
         is_url = "://" in target.split(";")[0].split(" ")[0] or target.startswith("git+")
         looks_local = target.startswith((".", "/", "~")) or (editable and not is_url)
         if not (is_url or looks_local):
+            if _CONDA_EXPORT.match(target):
+                raise SpecError(
+                    f"{quote(target)} is a conda package (NAME=VERSION=BUILD): this file is "
+                    "`conda list --export` output, not a pip requirements file",
+                    where=str(origin),
+                    hint="dockyard reads conda packages from an environment file: list them "
+                         "under `dependencies:` in environment.yml (NAME=VERSION=BUILD is a "
+                         "conda match spec there), or rename this file")
             return requirement(target, origin, group, base)
         location, _, marker = target.partition(";")
         location, extras = _split_extras(location.strip())

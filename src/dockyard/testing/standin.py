@@ -121,6 +121,7 @@ def choose_version(specs: Iterable[str], prefer: Iterable[str] = ()) -> str:
 
 
 def _build_for(specs: Iterable[str]) -> str:
+    """A build string the specs accept: an exact one as it is, a glob filled in."""
     from rattler import MatchSpec
 
     for text in specs:
@@ -128,8 +129,10 @@ def _build_for(specs: Iterable[str]) -> str:
             build = MatchSpec(text).build
         except Exception:
             continue
+        if build and "*" not in str(build):
+            return str(build)
         if build:
-            return re.sub(r"[^A-Za-z0-9_.]", "", str(build).replace("*", "")) + "_0"
+            return re.sub(r"[^A-Za-z0-9_]", "_", str(build).replace("*", "")).strip("_") + "_0"
     return "0"
 
 
@@ -224,6 +227,10 @@ def standin_packages(spec: ProjectSpec, python: str = "3.12.11",
             queue.append(dep_name)
     out: list[CondaPackage] = []
     dists: set[str] = set()
+    pypi_pins: dict[str, set[str]] = {}
+    for p in spec.pins:
+        if p.manager == "pypi" and not p.local:
+            pypi_pins.setdefault(p.name, set()).add(p.version)
     for name in wanted:
         specs = asked.get(name, [])
         record = records.get(name)
@@ -241,6 +248,11 @@ def standin_packages(spec: ProjectSpec, python: str = "3.12.11",
         if dist and "python" not in {_dep_name(d) for d in depends}:
             depends = ("python", *depends)  # a Python package: dockyard reads its dist-info
         out.append(CondaPackage(name, version, build or "0", depends=depends, dist=dist))
+        # the versions the project's PyPI side pins for what conda owns (poetry.lock's
+        # python-ligo-lw): the real channel has them too, so the solve can honour them
+        for other in sorted(pypi_pins.get(canonicalize_name(dist), ()) if dist else ()):
+            if other != version and satisfies(other, _version_specs(specs)):
+                out.append(CondaPackage(name, other, build or "0", depends=depends, dist=dist))
         if name == "python" and not locked:  # like conda-forge: several, the solve picks
             for other in PYTHONS:
                 if other != version and satisfies(other, _version_specs(specs)):
