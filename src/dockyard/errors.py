@@ -8,6 +8,7 @@
     ├── BuildError                the engine failed to build, run or push
     ├── VerifyError               the image does not pass its checks
     ├── AuditError                an image cannot be read for `dockyard check`
+    ├── ClusterError              a Dask cluster cannot be reached, or its spec is wrong
     ├── PackError                 an environment cannot be packed for hosts
     └── DeployError               a pack cannot be deployed to a host
 
@@ -63,6 +64,10 @@ class VerifyError(DockyardError):
 
 class AuditError(DockyardError):
     """An image cannot be read for `dockyard check`."""
+
+
+class ClusterError(DockyardError):
+    """A Dask cluster cannot be reached or inspected, or its settings are wrong."""
 
 
 class PackError(DockyardError):
