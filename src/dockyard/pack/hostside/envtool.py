@@ -84,8 +84,8 @@ def binary_replace(data, old, new, room):
     string takes them back and pads again. Fails when `new` is longer than room.
     """
     if len(new) > room:
-        raise Refused("the prefix %r is %d characters long; this environment's binary files "
-                      "have room for %d" % (new.decode(), len(new), room),
+        raise Refused(f"the prefix {new.decode()!r} is {len(new)} characters long; this "
+                      f"environment's binary files have room for {room}",
                       "choose a shorter prefix")
     out, pos = [], 0
     while True:
@@ -145,9 +145,9 @@ def relocate(new_prefix, root=ROOT, progress=None):
     room = info["placeholder_length"]
     binaries = [f for f in info["files"] if f["mode"] == "binary"]
     if binaries and len(new) > room:
-        raise Refused("the prefix %s is %d characters long; this environment's binary files "
-                      "have room for %d" % (new_prefix, len(new), room),
-                      "choose a prefix of at most %d characters" % room)
+        raise Refused(f"the prefix {new_prefix} is {len(new)} characters long; this "
+                      f"environment's binary files have room for {room}",
+                      f"choose a prefix of at most {room} characters")
     if old != new:
         for i, entry in enumerate(info["files"]):
             path = os.path.join(root, entry["path"])
@@ -162,7 +162,7 @@ def relocate(new_prefix, root=ROOT, progress=None):
             if data2 != data:
                 _rewrite(path, data2)
             if progress and i % 500 == 0:
-                progress("relocating %d/%d" % (i, len(info["files"])))
+                progress(f"relocating {i}/{len(info['files'])}")
         _write_json(os.path.join(HERE, "state.json"), dict(st, prefix=new_prefix))
     write_activate(root, new_prefix, info)
 
@@ -189,17 +189,17 @@ def write_activate(root, prefix, info):
     """`PREFIX/activate`: source it in sh, bash or zsh to use the environment."""
     p = _sh(prefix)
     text = (
-        "# Activate the environment %s (made by dockyard pack %s).\n"
-        "# Source it:  . %s/activate\n"
-        "export CONDA_PREFIX=%s\n"
-        "export DOCKYARD_ENV=%s\n"
-        "PATH=%s/bin:\"$PATH\"; export PATH\n"
-        "for _dockyard_f in %s/etc/conda/activate.d/*.sh; do\n"
+        "# Activate the environment {} (made by dockyard pack {}).\n"
+        "# Source it:  . {}/activate\n"
+        "export CONDA_PREFIX={}\n"
+        "export DOCKYARD_ENV={}\n"
+        "PATH={}/bin:\"$PATH\"; export PATH\n"
+        "for _dockyard_f in {}/etc/conda/activate.d/*.sh; do\n"
         "  [ -r \"$_dockyard_f\" ] && . \"$_dockyard_f\"\n"
         "done\n"
         "unset _dockyard_f\n"
         "hash -r 2>/dev/null || true\n"
-    ) % (prefix, info.get("pack_id", ""), prefix, p, p, p, p)
+    ).format(prefix, info.get("pack_id", ""), prefix, p, p, p, p)
     path = os.path.join(root, "activate")
     with open(path, "w") as fh:
         fh.write(text)
@@ -284,19 +284,19 @@ def location_check(info, st, check_cls):
     recorded = st["prefix"]
     if recorded == info["placeholder"]:
         return check_cls("location", "fail", "the environment was never relocated",
-                         ("run `sh %s/.dockyard/dockyard-env relocate`" % here,))
+                         (f"run `sh {here}/.dockyard/dockyard-env relocate`",))
     if physical(recorded) != here:
         return check_cls(
-            "location", "fail", "installed for %s, but it is now at %s" % (recorded, here),
-            ("its files name %s: run `sh %s/.dockyard/dockyard-env relocate` to rewrite them "
-             "for %s, or unpack the pack again there" % (recorded, here, here),))
+            "location", "fail", f"installed for {recorded}, but it is now at {here}",
+            (f"its files name {recorded}: run `sh {here}/.dockyard/dockyard-env relocate` "
+             f"to rewrite them for {here}, or unpack the pack again there",))
     left = [f["path"] for f in info["files"] if _has(os.path.join(ROOT, f["path"]),
                                                       info["placeholder"].encode())]
     if left:
-        return check_cls("location", "fail", "%d file(s) still name the pack's placeholder"
-                         % len(left), tuple(left[:20]))
-    return check_cls("location", "pass", "%s (%d files relocated)" % (recorded,
-                                                                    len(info["files"])))
+        return check_cls("location", "fail",
+                         f"{len(left)} file(s) still name the pack's placeholder",
+                         tuple(left[:20]))
+    return check_cls("location", "pass", f"{recorded} ({len(info['files'])} files relocated)")
 
 
 def _has(path, needle):
@@ -313,8 +313,6 @@ def selfcheck(json_path=None, timeout=600, out=sys.stdout):
     check_cls = report.Check
     checks = [location_check(info, st, check_cls)]
     prefix = st["prefix"]
-    if sys.version_info < (3, 10):
-        raise Refused("the check needs Python 3.10 or newer in the environment")
     os.environ.update(activation_env(physical(prefix)))
     facts = _run_probe(probe.facts_code(None))
     lock = _Lock(info["target"]["python"])
@@ -325,14 +323,14 @@ def selfcheck(json_path=None, timeout=600, out=sys.stdout):
     checks.append(probe.check_imports(results))
     checks.append(probe.check_versions(results, wanted))
     ok = all(c.ok for c in checks)
-    out.write("environment %s (pack %s, %s)\n" % (prefix, info.get("pack_id", "?"),
+    out.write("environment {} (pack {}, {})\n".format(prefix, info.get("pack_id", "?"),
                                                    info.get("project") or "no project"))
     for c in checks:
-        out.write("%s %s: %s\n" % (_MARK[c.status], c.name, c.detail))
+        out.write(f"{_MARK[c.status]} {c.name}: {c.detail}\n")
         for p in c.problems:
-            out.write("       %s\n" % p)
+            out.write(f"       {p}\n")
     out.write("all checks passed\n" if ok else
-              "%d check(s) failed\n" % sum(1 for c in checks if not c.ok))
+              f"{sum(1 for c in checks if not c.ok)} check(s) failed\n")
     if json_path:
         _write_json(json_path, {
             "prefix": prefix, "pack_id": info.get("pack_id"), "ok": ok,
@@ -390,25 +388,25 @@ def kernel(name=None, display_name=None, scope="user", jupyter=None, out=sys.std
         elif scope == "sys-prefix":
             args.insert(3, "--sys-prefix")
         done = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True)
+                              text=True)
         if done.returncode != 0:
             raise Refused("`jupyter kernelspec install` failed: " + done.stdout.strip()[-500:],
                           "check that this user may write to the Jupyter data directory")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out.write("kernel %r (%s) registered with %s: %s\n" % (
+    out.write("kernel {!r} ({}) registered with {}: {}\n".format(
         name, spec["display_name"], jupyter, done.stdout.strip().splitlines()[-1]))
     return 0
 
 
 def info_text(out=sys.stdout):
     info, st = manifest(), state()
-    out.write("pack %s of %s\n" % (info.get("pack_id"), info.get("project") or "(no project)"))
-    out.write("prefix: %s\n" % st["prefix"])
-    out.write("python: %s (%s)\n" % (info["target"]["python"], info["python"]))
-    out.write("platform: %s, glibc >= %s\n" % (info["target"]["platform"],
+    out.write("pack {} of {}\n".format(info.get("pack_id"), info.get("project") or "(no project)"))
+    out.write("prefix: {}\n".format(st["prefix"]))
+    out.write("python: {} ({})\n".format(info["target"]["python"], info["python"]))
+    out.write("platform: {}, glibc >= {}\n".format(info["target"]["platform"],
                                                info["target"]["glibc"]))
-    out.write("distributions: %d\n" % len(info["wanted"]))
+    out.write(f"distributions: {len(info['wanted'])}\n")
     return 0
 
 
@@ -437,7 +435,7 @@ def main(argv=None):
             target = args.to or physical(ROOT)
             relocate(target)
             if not args.quiet:
-                sys.stdout.write("relocated for %s\n" % target)
+                sys.stdout.write(f"relocated for {target}\n")
             return 0
         if args.command == "check":
             return selfcheck(args.json, args.timeout)
@@ -446,9 +444,9 @@ def main(argv=None):
         if args.command == "info":
             return info_text()
     except Refused as exc:
-        sys.stderr.write("error: %s\n" % exc.message)
+        sys.stderr.write(f"error: {exc.message}\n")
         if exc.hint:
-            sys.stderr.write("  hint: %s\n" % exc.hint)
+            sys.stderr.write(f"  hint: {exc.hint}\n")
         return 2
     parser.print_help()
     return 2
