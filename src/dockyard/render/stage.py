@@ -153,6 +153,21 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
         except Exception as exc:  # py-rattler raises its own exception types
             raise BuildError(f"installing the conda packages failed: {exc}",
                              hint="run `dockyard lock` again; check the channel") from None
+    _locked_urls(dest / "conda-meta", {a.filename: a.url for a in artifacts})
+
+
+def _locked_urls(meta: Path, urls: dict[str, str]) -> None:
+    """conda-meta records name this machine's cache (url, extracted_package_dir, link):
+    name the locked URL instead, so the environment says where packages came from and
+    the same lock gives the same files wherever it is installed."""
+    import json
+
+    for path in sorted(meta.glob("*.json")):
+        doc = json.loads(path.read_text())
+        doc.pop("extracted_package_dir", None)
+        doc.pop("link", None)
+        doc["url"] = urls.get(doc.get("fn", ""), doc.get("url", ""))
+        path.write_text(json.dumps(doc, indent=2, ensure_ascii=False))
 
 
 def stage_source(pin: SourcePin, project_root: Path, dest: Path) -> None:
