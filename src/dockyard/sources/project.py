@@ -24,7 +24,7 @@ from .model import Partial
 from .pyproject import declares_dependencies, parse_pyproject
 from .readers import Loaded, load_text, load_toml, load_yaml
 from .requirements import group_of, parse_requirements
-from .settings import FILENAME, parse_settings
+from .settings import FILENAME, lock_digest, parse_settings
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ def read_project(root: Path, settings_path: Path | None = None, *,
     settings_file = Path(settings_path) if settings_path else root / FILENAME
     if with_settings and (settings_path or settings_file.is_file()):
         rel = _relative(settings_file, root)
-        loaded = reads.keep(load_toml(settings_file, rel))
+        loaded = load_toml(settings_file, rel)
+        loaded = reads.keep(replace(loaded, sha256=lock_digest(loaded.text, loaded.doc)))
         settings, positions = parse_settings(loaded.doc, loaded.positions), loaded.positions
     spec = _merge(root, parts, settings, reads.files)
     check_settings(spec, positions)
