@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import threading
 from pathlib import Path
 
@@ -50,7 +49,9 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
 
     targets = [target_of(h, config=args.ssh_config, options=tuple(args.ssh_option))
                for h in dict.fromkeys(args.hosts)]
-    with tempfile.TemporaryDirectory(prefix="dockyard-deploy-") as tmp:
+    from .. import lifecycle
+
+    with lifecycle.temp_dir("dockyard-deploy-") as tmp:
         with _Board(ui, [t.name for t in targets]) as board:
             if args.rollback:
                 results = rollback(targets, args.prefix, jobs=args.jobs, progress=board.update)

@@ -21,10 +21,11 @@ pack was built here, and the hosts receive only its bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +263,7 @@ def deploy(pack: str | Path, targets: Sequence[Target], root: str, lock, *,
             return HostResult(t.name, stop.status, "", "", time.monotonic() - started,
                               stop.detail, stop.problems)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets)))) as pool:
+    with _pool(jobs, len(targets)) as pool:
         ready = list(pool.map(phase1, targets))
         if all_or_none and not all(r.ok for r in ready):
             for r in ready:
@@ -325,8 +326,24 @@ def rollback(targets: Sequence[Target], root: str, *, jobs: int = 8,
             return HostResult(t.name, stop.status, "", "", time.monotonic() - started,
                               stop.detail, stop.problems)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(targets)))) as pool:
+    with _pool(jobs, len(targets)) as pool:
         return list(pool.map(one, targets))
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, n: int) -> Iterator[ThreadPoolExecutor]:
+    """Threads for the hosts; on Ctrl-C or SIGTERM their ssh children are killed first, so
+    that the threads end (nothing is switched: a host's `current` changes last, atomically)."""
+    from .. import lifecycle
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)), thread_name_prefix="deploy")
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        lifecycle.undo_all()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _check_root(root: str, info: PackInfo | None) -> str:

@@ -49,9 +49,16 @@ class Target(Protocol):
 
 def _run(argv: list[str], stdin: Path | bytes | None, on_bytes, on_line,
          timeout: float | None) -> Result:
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else
-                            subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=False)
+    from .. import lifecycle
+
+    with lifecycle.child(argv, what=f"`{argv[0]}` of dockyard deploy",
+                         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        return _talk(proc, stdin, on_bytes, on_line, timeout)
+
+
+def _talk(proc: subprocess.Popen, stdin: Path | bytes | None, on_bytes, on_line,
+          timeout: float | None) -> Result:
     errors: list[bytes] = []
     out: list[str] = []
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,7 +174,9 @@ def make_pack(project: Project, out: str | Path, *, level: int = 6,
         raise PackError(f"{out.parent} is not a directory", hint="create it first")
     plan = host_plan(project.lock, project.spec, installs_project(project.root))
     say = progress or (lambda _line: None)
-    with tempfile.TemporaryDirectory(prefix="dockyard-pack-", dir=workdir) as tmp:
+    from .. import lifecycle
+
+    with lifecycle.temp_dir("dockyard-pack-", dir=workdir) as tmp:
         env = materialize(plan, project.lock, project.root, Path(tmp) / "root",
                           progress=progress)
         env_dir = env.host(env.prefix)
