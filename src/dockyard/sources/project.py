@@ -26,7 +26,7 @@ from .model import Partial
 from .pyproject import declares_dependencies, parse_pyproject
 from .readers import Loaded, load_text, load_toml, load_yaml, yaml_document
 from .requirements import group_of, parse_requirements
-from .settings import FILENAME, parse_settings
+from .settings import FILENAME, lock_digest, parse_settings
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,9 @@ def read_project(root: Path, settings_path: Path | None = None, *,
     settings_rel = FILENAME
     if with_settings and (settings_path or settings_file.is_file()):
         settings_rel = _relative(settings_file, root)
-        loaded = reads.keep(load_toml(settings_file, settings_rel))
+        loaded = load_toml(settings_file, settings_rel)
+        # the lock's inputs record dockyard.toml without its deployment tables ([cluster])
+        loaded = reads.keep(replace(loaded, sha256=lock_digest(loaded.text, loaded.doc)))
         settings, positions = parse_settings(loaded.doc, loaded.positions), loaded.positions
 
     if (root / "pyproject.toml").is_file():

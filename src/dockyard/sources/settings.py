@@ -6,7 +6,9 @@ expected (`target.cuda: expected a string like "12.6", got 12.6`).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,7 +86,10 @@ FREE_TABLES = {
     "sources": ((lambda v: v in OWNERS), '"conda" or "pypi"'),
     "routes": ((lambda v: _str(v) and bool(v)), "the name of an [[index]]"),
 }
-TOP = tuple(SCHEMA) + tuple(FREE_TABLES)
+# Tables read by their own commands (`dockyard cluster`: dockyard.cluster.settings): they say
+# where and how the image runs, not what it holds, so they stay out of the lock's inputs.
+DEPLOYMENT_TABLES = ("cluster",)
+TOP = tuple(SCHEMA) + tuple(FREE_TABLES) + DEPLOYMENT_TABLES
 
 
 def _shown(value: Any) -> str:
@@ -200,6 +205,32 @@ def _indexes(doc: Mapping[str, Any], origin_of: OriginOf) -> tuple[Index, ...]:
                          explicit=entry.get("explicit", False),
                          default=entry.get("default", False), origin=origin_of(path)))
     return tuple(out)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_\-\"' .]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def lock_digest(text: str, doc: Mapping[str, Any]) -> str:
+    """The sha256 the lock's inputs record for dockyard.toml: its bytes without the
+    DEPLOYMENT_TABLES, so that editing [cluster] does not make the lock stale. A file
+    whose deployment tables cannot be cut out by their headers is hashed whole."""
+    if not any(t in doc for t in DEPLOYMENT_TABLES):
+        return hashlib.sha256(text.encode()).hexdigest()
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        m = _HEADER.match(line)
+        if m:
+            top = m[1].split(".", 1)[0].strip().strip("\"'")
+            skipping = top in DEPLOYMENT_TABLES
+        if not skipping:
+            kept.append(line)
+    rest = "".join(kept)
+    try:
+        same = tomllib.loads(rest) == {k: v for k, v in doc.items()
+                                       if k not in DEPLOYMENT_TABLES}
+    except tomllib.TOMLDecodeError:
+        same = False
+    return hashlib.sha256((rest if same else text).encode()).hexdigest()
 
 
 def read_settings(path: Path, name: str | None = None) -> Settings:

@@ -21,12 +21,14 @@ Returns the project's path.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import machine_lock
@@ -277,3 +279,25 @@ def make_example(dest: str | Path) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return project
+
+
+@contextlib.contextmanager
+def locked_example() -> Iterator[Path]:
+    """The example, made and locked (`dockyard lock`), with its git URL mapped while in use."""
+    from .cli import run_cli
+
+    dest = default_dest()
+    project = make_example(dest)
+    saved = {k: os.environ.get(k) for k in example_env(dest)}
+    os.environ.update(example_env(dest))
+    try:
+        code, out = run_cli("lock", "--project", str(project))
+        if code != 0:
+            raise RuntimeError(f"dockyard lock of the example failed:\n{out}")
+        yield project
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
