@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .. import __version__, lifecycle
 from ..errors import DockyardError
 from ..redact import RedactingFilter, redact
 from .ui import Ui
@@ -52,13 +53,16 @@ def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
+        with lifecycle.session():
+            return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
     except DockyardError as exc:
         ui.error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        ui.console.print("[red]interrupted[/red]")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        ui.err.print(f"[red]interrupted[/red] ({signal.Signals(signum).name}): "
+                     "stopped its processes, removed its containers and temporary folders")
+        return 128 + signum
 
 
 def _setup_logging(verbose: int, ui: Ui) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from pathlib import Path
 import tomli_w
 from packaging.utils import canonicalize_name
 
+from .. import lifecycle
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from ..runner import Runner, SubprocessRunner, which
@@ -159,8 +159,10 @@ def compile(
         raise LockError("uv is not installed", hint="reinstall dockyard (uv is a dependency)")
     run = runner or SubprocessRunner()
     env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1", **request.env}
-    with tempfile.TemporaryDirectory(prefix="dockyard-uv-") as tmp:
-        work = Path(tmp)
+    with lifecycle.temp_dir(prefix="dockyard-uv-") as work:
+        # uv's own temporary files (sdist builds) go inside ours, so they leave with it
+        (work / "tmp").mkdir()
+        env["TMPDIR"] = str(work / "tmp")
         args = prepare(request, work, uv)
         start = time.perf_counter()
         done = run([*args, "--format", "pylock.toml", "-o", str(work / "pylock.toml")],
