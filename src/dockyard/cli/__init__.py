@@ -20,7 +20,8 @@ from ..errors import DockyardError
 from ..redact import RedactingFilter, redact
 from .ui import Ui
 
-COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "cluster")
+COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "cluster", "pack",
+            "deploy")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
