@@ -130,13 +130,25 @@ def _spec(args: argparse.Namespace, ui: Ui) -> int:
     with ui.step("Resolving the images' digests"):
         images = resolve_images(args.image, args.scheduler_image, args.worker_image,
                                 engine_name=args.engine, warn=ui.warn)
-    text = render_spec(args.kind, settings, images, namespace=args.namespace)
+    text = render_spec(args.kind, settings, images, namespace=args.namespace,
+                       lock_packages=_lock_packages(args.project.resolve()))
     if args.output:
         write_atomic(args.output, text)
         ui.ok(f"wrote {args.output} ({args.kind})")
     else:
         ui.console.file.write(text)
     return 0
+
+
+def _lock_packages(root: Path) -> frozenset[str]:
+    """The distributions of the project's lock, when there is one (what the images hold)."""
+    from ..lock.model import LOCK_FILENAME, loads
+
+    path = root / LOCK_FILENAME
+    if not path.is_file():
+        return frozenset()
+    lock = loads(path.read_text(), str(path))
+    return frozenset(n for p in lock.packages for n in (p.name, *p.provides))
 
 
 def _check(args: argparse.Namespace, ui: Ui) -> int:
@@ -168,7 +180,7 @@ def _check(args: argparse.Namespace, ui: Ui) -> int:
 
     table = Table(title=f"{len(comparison.differences)} differences", title_justify="left")
     for col in ("role", "host", "package", "difference", "lock", "client", "found"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # whole addresses and versions, never "…"
     for row in render_rows(comparison):
         table.add_row(*(escape(x) for x in row))
     ui.console.print(table)

@@ -127,6 +127,14 @@ def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = Fal
     from ..render.stage import stage_context
 
     engine, plan = prepared.engine, prepared.plan
+    if prepared.lock.get("distributed") is None:
+        from ..errors import ClusterError
+
+        raise ClusterError("the lock has no distributed: the scheduler and worker images run "
+                           "`dask scheduler` and `dask worker` from the app's environment",
+                           where="dockyard.lock",
+                           hint="add dask's distributed to the project's dependencies (e.g. "
+                           "\"dask[distributed]\") and run `dockyard lock`")
     tags = role_tags(tag)
     say = on_line or (lambda line: None)
     with tempfile.TemporaryDirectory(prefix="dockyard-cluster-") as tmp:
