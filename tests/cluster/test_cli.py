@@ -34,3 +34,20 @@ def test_check_with_an_image_not_here():
     code, out = run_cli("cluster", "check", "tcp://127.0.0.1:1", "--image",
                         "localhost/dockyard-test/no-such-image:0")
     assert code == 2 and "no image localhost/dockyard-test/no-such-image:0" in out
+
+
+def test_pycache_dirs_are_private_and_few(tmp_path, monkeypatch):
+    import stat
+    import time
+
+    from dockyard.cluster.check import PYCACHE_KEEP, pycache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = pycache_dir("sha256:" + "0" * 64)
+    assert stat.S_IMODE(first.stat().st_mode) == 0o700
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    for i in range(1, PYCACHE_KEEP + 2):
+        time.sleep(0.01)
+        pycache_dir(f"{i:02d}" + "f" * 62)
+    kept = sorted(p.name for p in first.parent.iterdir())
+    assert len(kept) == PYCACHE_KEEP and first.name not in kept
