@@ -128,7 +128,7 @@ def test_route_to_an_undeclared_index(tmp_path):
     err = info.value
     assert err.where == "dockyard.toml:2"
     assert err.message == "routes.torch: no index named 'pytorch' is declared"
-    assert "[[index]]" in err.hint and "(no declared indexes)" in err.hint
+    assert "[[index]]" in err.hint and "(no indexes declared)" in err.hint
 
 
 def test_route_to_an_index_declared_in_pyproject(tmp_path):

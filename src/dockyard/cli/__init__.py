@@ -40,7 +40,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
             if exc.name != f"{__name__}.{name}":
                 raise
             continue
-        module.register(sub)
+        command = module.register(sub)
+        # Global flags work after the command too (`dockyard lock -v`); SUPPRESS keeps a
+        # flag given before the command when it is not repeated after it.
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                             help="more log output (also before the command)")
         handlers[name] = module.main
     return parser, handlers
 

@@ -63,11 +63,14 @@ SCHEMA: dict[str, dict[str, tuple[_Check, str]]] = {
         "extras": (_strlist, 'a list of extra names like ["gpu"]'),
         "constraints": (_strlist, 'a list of PEP 508 strings like ["pyarrow<26"]'),
         "honour-project-lock": (_bool, "true or false"),
+        "unpin": (_strlist, 'a list of package names like ["xesmf"]'),
         "kernel": (_bool, "true or false"),
     },
     "conda": {
         "channels": (_strlist, 'a list of channel names like ["conda-forge"]'),
         "channel-priority": (lambda v: v in PRIORITIES, f"one of {', '.join(PRIORITIES)}"),
+        "environment": (lambda v: v is False or (_str(v) and bool(v) and not v.startswith("/")),
+                        'a path in the project like "ci/environment.yml", or false'),
     },
     "index": {
         "name": (lambda v: _str(v) and bool(v), 'a name like "pytorch-cu126"'),
@@ -168,6 +171,8 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
         indexes=indexes,
         routes=free["routes"],
         honour_project_lock=values.get("install.honour-project-lock", True),
+        unpin=tuple(canonicalize_name(n) for n in values.get("install.unpin", ())),
+        environment=values.get("conda.environment"),
         kernel=values.get("install.kernel", True),
         accept_cuda_mismatch=values.get("cuda.accept-mismatch", False),
         origin=origin_of(()),
