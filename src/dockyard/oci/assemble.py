@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-FORMAT = 1  # bump when the layers' bytes change for the same inputs
+FORMAT = 2  # bump when the layers' bytes change for the same inputs
 SBOM_IN_IMAGE = "/opt/dockyard/sbom.cdx.json"
 
 
@@ -96,7 +96,7 @@ def _tree_hash(top: Path) -> str:
     return h.hexdigest()
 
 
-def _env_key(p: Prepared, glibc: str, epoch: int, level: int) -> str:
+def _env_key(p: Prepared, glibc: str, epoch: int, level: int, folders: dict) -> str:
     plan = p.plan
     paths = {s.name: _tree_hash((p.root / s.url).resolve()) for s in plan.sources
              if s.kind == "path" and (p.root / s.url).is_dir()}
@@ -107,6 +107,7 @@ def _env_key(p: Prepared, glibc: str, epoch: int, level: int) -> str:
         "conda": [asdict(a) for a in plan.conda], "wheels": [asdict(w) for w in plan.wheels],
         "sources": [asdict(s) for s in plan.sources], "paths": paths,
         "glibc": glibc, "epoch": epoch, "level": level,
+        "above": [folders[x["path"]] for x in map(asdict, parents(plan.prefix, folders, 0))],
     })
 
 
@@ -149,9 +150,36 @@ def _kernel_spec(p: Prepared, activation: dict[str, str]) -> bytes:
     return (json.dumps(spec, indent=1, sort_keys=True) + "\n").encode()
 
 
+def folders_above(base_folders: dict[str, tuple[int, int, int]], plan,
+                  ) -> dict[str, tuple[int, int, int]]:
+    """The folders above what dockyard adds, as they are once its layers are applied:
+    the base's where it has them; those the environment's copy creates are owned like it
+    (an engine's `COPY --chown` does the same), the others 0755 root."""
+    out = dict(base_folders)
+    for path, owner in ((plan.prefix, (plan.uid, plan.gid)), (plan.app_dir, (plan.uid, plan.gid)),
+                        (plan.kernel.directory, (0, 0)), (plan.lock_in_image, (0, 0))):
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            out.setdefault("/".join(parts[:i]), (0o755, *owner))
+    return out
+
+
+def parents(path: str, folders: dict[str, tuple[int, int, int]], epoch: int) -> list:
+    """Entries for the folders above `path`: a layer that omits them makes the runtime
+    create them as root in its upper dir, hiding the owner the folder really has."""
+    parts = path.strip("/").split("/")
+    out = []
+    for i in range(1, len(parts)):
+        name = "/".join(parts[:i])
+        mode, uid, gid = folders[name]
+        out.append(dir_entry(name, epoch, mode=mode, uid=uid, gid=gid))
+    return out
+
+
 def environment_layer(p: Prepared, glibc: str, epoch: int, level: int, work: Path,
-                      progress: Progress | None, built: list[str]) -> tuple[dict, bool]:
-    key = _env_key(p, glibc, epoch, level)
+                      progress: Progress | None, built: list[str],
+                      folders: dict[str, tuple[int, int, int]]) -> tuple[dict, bool]:
+    key = _env_key(p, glibc, epoch, level, folders)
     meta = _cached("env", key)
     if meta:
         _say(progress, f"environment layer: cached ({meta['digest'][7:19]})")
@@ -159,7 +187,8 @@ def environment_layer(p: Prepared, glibc: str, epoch: int, level: int, work: Pat
     env = materialize_env(p.plan, p.lock, p.root, work / "env-root", glibc=glibc, epoch=epoch,
                           progress=progress)
     _say(progress, f"writing the environment layer ({p.plan.prefix})")
-    blob = write_layer(tree_entries(env.root, env.prefix, p.plan.uid, p.plan.gid),
+    blob = write_layer([*parents(env.prefix, folders, epoch),
+                        *tree_entries(env.root, env.prefix, p.plan.uid, p.plan.gid)],
                        work / "env.tar.gz", level)
     activation = json.loads(env.kernel_json).get("env", {})
     built.append("environment")
@@ -167,13 +196,16 @@ def environment_layer(p: Prepared, glibc: str, epoch: int, level: int, work: Pat
 
 
 def project_layer(p: Prepared, epoch: int, level: int, work: Path,
-                  progress: Progress | None, built: list[str]) -> dict | None:
+                  progress: Progress | None, built: list[str],
+                  folders: dict[str, tuple[int, int, int]]) -> dict | None:
     plan = p.plan
     if not plan.install_project:
         return None
     source = work / "project-source"
     copy_tree(p.root, source, rules=ignore_rules(p.root))
+    above = [asdict(x) for x in parents(plan.app_dir, folders, epoch)]
     key = _key({"format": FORMAT, "source": _tree_hash(source), "app": plan.app_dir,
+                "above": above,
                 "prefix": plan.prefix, "python": plan.interpreter.version, "uid": plan.uid,
                 "gid": plan.gid, "epoch": epoch, "level": level, "name": plan.project_name})
     meta = _cached("app", key)
@@ -182,7 +214,8 @@ def project_layer(p: Prepared, epoch: int, level: int, work: Path,
         return meta
     root = work / "app-root"
     materialize_app(plan, source, root, epoch=epoch, progress=progress)
-    blob = write_layer(tree_entries(root, plan.app_dir, plan.uid, plan.gid),
+    blob = write_layer([*parents(plan.app_dir, folders, epoch),
+                        *tree_entries(root, plan.app_dir, plan.uid, plan.gid)],
                        work / "app.tar.gz", level)
     built.append("project")
     return _store("app", key, work / "app.tar.gz", blob, {})
@@ -197,19 +230,24 @@ def assemble(p: Prepared, base: BaseImage, *, glibc: str | None = None,
     epoch = source_date_epoch()
     glibc = glibc or p.facts.glibc or p.lock.target.glibc
     built: list[str] = []
+    from .probe import base_folders
+
+    folders = folders_above(base_folders(base), plan)
     with tempfile.TemporaryDirectory(prefix="dockyard-assemble-", dir=_work_dir()) as tmp:
         work = Path(tmp)
-        env_meta, _ = environment_layer(p, glibc, epoch, level, work, progress, built)
+        env_meta, _ = environment_layer(p, glibc, epoch, level, work, progress, built, folders)
         kernel = _kernel_spec(p, env_meta.get("activation", {}))
-        entries = [dir_entry(plan.kernel.directory, epoch),
+        entries = [*parents(plan.kernel.directory, folders, epoch),
+                   dir_entry(plan.kernel.directory, epoch),
                    file_entry(f"{plan.kernel.directory}/kernel.json", kernel, epoch),
+                   *parents(plan.lock_in_image, folders, epoch),
                    file_entry(plan.lock_in_image, p.lock_text.encode(), epoch)]
         if sbom is not None:
             entries.append(file_entry(SBOM_IN_IMAGE, sbom, epoch))
-        entries.sort(key=lambda e: e.path)
+        entries = sorted({e.path: e for e in entries}.values(), key=lambda e: e.path)
         meta_blob = write_layer(entries, work / "meta.tar.gz", level)
         meta = _store("meta", meta_blob.digest[7:], work / "meta.tar.gz", meta_blob, {})
-        app_meta = project_layer(p, epoch, level, work, progress, built)
+        app_meta = project_layer(p, epoch, level, work, progress, built, folders)
     ours = [_layer(env_meta, f"dockyard: the environment at {plan.prefix}",
                    f"{len(plan.conda)} conda, {len(plan.wheels)} PyPI, "
                    f"{len(plan.sources)} source packages, owned by {plan.owner}"),

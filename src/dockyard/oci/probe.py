@@ -49,11 +49,13 @@ class _Tree:
     def __init__(self) -> None:
         self.entries: dict[str, tuple[str, str]] = {}
         self.data: dict[str, bytes] = {}
+        self.dirs: dict[str, tuple[int, int, int]] = {}  # folder -> (mode, uid, gid)
 
     def _remove(self, path: str) -> None:
         for p in [p for p in self.entries if p == path or p.startswith(path + "/")]:
             self.entries.pop(p, None)
             self.data.pop(p, None)
+            self.dirs.pop(p, None)
 
     def add_layer(self, stream) -> None:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
@@ -71,6 +73,7 @@ class _Tree:
                     continue
                 if m.isdir():
                     self.entries[path] = ("dir", "")
+                    self.dirs[path] = (m.mode & 0o7777, m.uid, m.gid)
                     continue
                 self._remove(path)
                 if m.issym():
@@ -233,22 +236,34 @@ def _inspect_like(base: BaseImage) -> dict:
             "Size": sum(d.size for d in base.layers), "Config": conf}
 
 
+def _read(base: BaseImage) -> tuple[str, dict[str, list[int]]]:
+    """(probe output, folders' metadata) of the base, read once per base digest."""
+    cache = cache_dir() / "probes" / f"{base.manifest_digest.replace(':', '-')}.json"
+    if cache.is_file():
+        doc = json.loads(cache.read_text())
+        return doc["output"], doc["dirs"]
+    tree = _Tree()
+    for d in base.layers:
+        with open(base.blob(d.digest), "rb") as f:
+            tree.add_layer(f)
+    doc = {"output": _output(tree, base.config),
+           "dirs": {k: list(v) for k, v in sorted(tree.dirs.items())}}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    part = Path(str(cache) + ".part")
+    part.write_text(json.dumps(doc))
+    part.replace(cache)
+    return doc["output"], doc["dirs"]
+
+
+def base_folders(base: BaseImage) -> dict[str, tuple[int, int, int]]:
+    """Every folder of the base's filesystem: path (no leading /) -> (mode, uid, gid)."""
+    return {k: (v[0], v[1], v[2]) for k, v in _read(base)[1].items()}
+
+
 def probe_layers(ref: str, engine=None, base: BaseImage | None = None) -> BaseFacts:
     """BaseFacts of `ref` from its layers (see the module docstring)."""
     base = base or open_base(ref, engine)
-    cache = cache_dir() / "probes" / f"{base.manifest_digest.replace(':', '-')}.txt"
-    if cache.is_file():
-        output = cache.read_text()
-    else:
-        tree = _Tree()
-        for d in base.layers:
-            with open(base.blob(d.digest), "rb") as f:
-                tree.add_layer(f)
-        output = _output(tree, base.config)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        Path(str(cache) + ".part").write_text(output)
-        Path(str(cache) + ".part").replace(cache)
-    return parse_facts(ref, _inspect_like(base), output)
+    return parse_facts(ref, _inspect_like(base), _read(base)[0])
 
 
-__all__ = ["probe_layers"]
+__all__ = ["base_folders", "probe_layers"]
