@@ -79,16 +79,38 @@ def _component(p: LockedPackage):
 
 def make_sbom(lock: Lock, *, project: str = "app", version: str = "",
               base: str = "", base_digest: str = "", epoch: int | None = None) -> bytes:
-    """The CycloneDX 1.6 JSON document of `lock` (see the module docstring)."""
+    """The CycloneDX 1.6 JSON document of `lock` (see the module docstring); kept in
+    dockyard's cache by its inputs (making one takes a second)."""
+    import hashlib
+
+    from .lock.model import dumps
+    from .materialize import source_date_epoch
+    from .render.stage import cache_dir
+
+    epoch = source_date_epoch() if epoch is None else epoch
+    key = hashlib.sha256("\0".join((dumps(lock), project, version, base, base_digest,
+                                     str(epoch), FORMAT)).encode()).hexdigest()[:32]
+    path = cache_dir() / "sbom" / f"{key}.cdx.json"
+    if path.is_file():
+        return path.read_bytes()
+    data = _make(lock, project, version, base, base_digest, epoch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".part").write_bytes(data)
+    path.with_suffix(".part").replace(path)
+    return data
+
+
+FORMAT = "1"
+
+
+def _make(lock: Lock, project: str, version: str, base: str, base_digest: str,
+          epoch: int) -> bytes:
     from cyclonedx.model import HashType, Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
-    from .materialize import source_date_epoch
-
-    epoch = source_date_epoch() if epoch is None else epoch
     subject = Component(type=ComponentType.APPLICATION, name=project,
                         version=version or None, bom_ref="project",
                         properties=[Property(name="dockyard:lock-inputs",

@@ -48,23 +48,45 @@ def _outputs(args: argparse.Namespace) -> list[tuple[str, str]]:
     return outs
 
 
-def _probe(engine, base: str):
-    """Facts about the base: with the engine when it has the image, else from its layers."""
-    from ..probe import probe_base
-
+def _probe(engine, base: str, base_image):
+    """Facts about the base: with the engine when it has the image (kept by image id: an
+    image never changes), else from its layers."""
     transport = base.startswith(("oci:", "oci-archive:", "docker://"))
     if engine is not None and not transport:
-        return lambda e, ref: probe_base(engine, ref)
+        return lambda e, ref: _cached_probe(engine, ref, base_image.config_digest)
     from ..oci.probe import probe_layers
 
-    return lambda e, ref: probe_layers(ref, engine)
+    return lambda e, ref: probe_layers(ref, engine, base_image)
+
+
+def _cached_probe(engine, ref: str, image_id: str):
+    import hashlib
+    import pickle
+
+    from .. import __version__
+    from ..probe import probe_base
+    from ..probe.script import PROBE_SCRIPT
+    from ..render.stage import cache_dir
+
+    key = hashlib.sha256(f"{__version__}\0{image_id}\0{ref}\0{PROBE_SCRIPT}".encode())
+    path = cache_dir() / "probes" / f"engine-{key.hexdigest()[:32]}.pickle"
+    if path.is_file():
+        try:
+            return pickle.loads(path.read_bytes())
+        except (pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+            pass
+    facts = probe_base(engine, ref)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".part").write_bytes(pickle.dumps(facts))
+    path.with_suffix(".part").replace(path)
+    return facts
 
 
 def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
     from ..oci.assemble import assemble
     from ..oci.base import open_base
     from ..oci.output import load, push, write_archive, write_layout
-    from ..sbom import make_sbom, project_version, validate
+    from ..sbom import make_sbom, project_version
 
     outputs = _outputs(args)
     start = time.monotonic()
@@ -75,12 +97,12 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
     with ui.step(f"Reading the base {base}"):
         base_image = open_base(base, engine)
         p = prepare(project, base, engine, secrets=secrets, kernel_name=args.kernel_name,
-                    display_name=args.display_name, probe=_probe(engine, base))
+                    display_name=args.display_name, probe=_probe(engine, base, base_image))
     for note in p.plan.notes:
         ui.warn(note)
+    # (schema validation takes ~40 s of IRI parsing: the tests and `dockyard sbom --validate`)
     sbom = make_sbom(p.lock, project=p.plan.project_name, version=project_version(p.root),
                      base=base, base_digest=base_image.manifest_digest)
-    validate(sbom)
     with ui.step("Assembling the image (no engine)") as progress:
         image = assemble(p, base_image, sbom=sbom, progress=progress)
     made = ", ".join(image.built) or "none: every layer from the cache"
