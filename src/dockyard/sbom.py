@@ -78,7 +78,8 @@ def _component(p: LockedPackage):
 
 
 def make_sbom(lock: Lock, *, project: str = "app", version: str = "",
-              base: str = "", base_digest: str = "", epoch: int | None = None) -> bytes:
+              base: str = "", base_digest: str = "", prefix: str = "",
+              epoch: int | None = None) -> bytes:
     """The CycloneDX 1.6 JSON document of `lock` (see the module docstring); kept in
     dockyard's cache by its inputs (making one takes a second)."""
     import hashlib
@@ -89,21 +90,21 @@ def make_sbom(lock: Lock, *, project: str = "app", version: str = "",
 
     epoch = source_date_epoch() if epoch is None else epoch
     key = hashlib.sha256("\0".join((dumps(lock), project, version, base, base_digest,
-                                     str(epoch), FORMAT)).encode()).hexdigest()[:32]
+                                     prefix, str(epoch), FORMAT)).encode()).hexdigest()[:32]
     path = cache_dir() / "sbom" / f"{key}.cdx.json"
     if path.is_file():
         return path.read_bytes()
-    data = _make(lock, project, version, base, base_digest, epoch)
+    data = _make(lock, project, version, base, base_digest, prefix, epoch)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".part").write_bytes(data)
     path.with_suffix(".part").replace(path)
     return data
 
 
-FORMAT = "1"
+FORMAT = "2"
 
 
-def _make(lock: Lock, project: str, version: str, base: str, base_digest: str,
+def _make(lock: Lock, project: str, version: str, base: str, base_digest: str, prefix: str,
           epoch: int) -> bytes:
     from cyclonedx.model import HashType, Property
     from cyclonedx.model.bom import Bom, BomMetaData
@@ -111,10 +112,11 @@ def _make(lock: Lock, project: str, version: str, base: str, base_digest: str,
     from cyclonedx.output.json import JsonV1Dot6
     from packageurl import PackageURL
 
+    props = [Property(name="dockyard:lock-inputs", value=lock.inputs_hash)]
+    if prefix:  # where the environment is: `dockyard check` compares that one
+        props.append(Property(name="dockyard:prefix", value=prefix))
     subject = Component(type=ComponentType.APPLICATION, name=project,
-                        version=version or None, bom_ref="project",
-                        properties=[Property(name="dockyard:lock-inputs",
-                                             value=lock.inputs_hash)])
+                        version=version or None, bom_ref="project", properties=props)
     packages = [p for p in lock.packages if _slug(p.name) != _slug(project)]  # the subject
     components = {f"{p.owner}:{p.name}": _component(p) for p in packages}
     if base:
@@ -183,6 +185,13 @@ def validate(data: bytes) -> None:
                          hint="this is a dockyard bug: please report it")
 
 
+def prefix_of(data: bytes) -> str:
+    """The environment's prefix an SBOM of dockyard's names ("" for others)."""
+    subject = json.loads(data).get("metadata", {}).get("component", {})
+    return next((p.get("value", "") for p in subject.get("properties", [])
+                 if p.get("name") == "dockyard:prefix"), "")
+
+
 def components(data: bytes) -> dict[tuple[str, str], str]:
     """{(purl type, name): version} of the libraries an SBOM lists (dockyard's or others')."""
     from packageurl import PackageURL
@@ -200,4 +209,5 @@ def components(data: bytes) -> dict[tuple[str, str], str]:
     return out
 
 
-__all__ = ["SBOM_IN_IMAGE", "components", "make_sbom", "project_version", "validate"]
+__all__ = ["SBOM_IN_IMAGE", "components", "make_sbom", "prefix_of", "project_version",
+           "validate"]

@@ -19,7 +19,7 @@ from ..errors import DockyardError
 from ..redact import RedactingFilter, redact
 from .ui import Ui
 
-COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor")
+COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "sbom")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:

@@ -102,7 +102,7 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
         ui.warn(note)
     # (schema validation takes ~40 s of IRI parsing: the tests and `dockyard sbom --validate`)
     sbom = make_sbom(p.lock, project=p.plan.project_name, version=project_version(p.root),
-                     base=base, base_digest=base_image.manifest_digest)
+                     base=base, base_digest=base_image.manifest_digest, prefix=p.plan.prefix)
     with ui.step("Assembling the image (no engine)") as progress:
         image = assemble(p, base_image, sbom=sbom, progress=progress)
     made = ", ".join(image.built) or "none: every layer from the cache"

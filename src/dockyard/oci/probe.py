@@ -46,7 +46,8 @@ def _keep(path: str, size: int) -> bool:
 class _Tree:
     """The merged filesystem's entries (type, link target) and the small files kept."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep=None) -> None:
+        self.keep = keep or _keep
         self.entries: dict[str, tuple[str, str]] = {}
         self.data: dict[str, bytes] = {}
         self.dirs: dict[str, tuple[int, int, int]] = {}  # folder -> (mode, uid, gid)
@@ -85,7 +86,7 @@ class _Tree:
                         self.data[path] = self.data[target]
                 elif m.isfile():
                     self.entries[path] = ("file", "")
-                    if _keep(path, m.size):
+                    if self.keep(path, m.size):
                         f = tar.extractfile(m)
                         self.data[path] = f.read() if f else b""
 
@@ -260,10 +261,20 @@ def base_folders(base: BaseImage) -> dict[str, tuple[int, int, int]]:
     return {k: (v[0], v[1], v[2]) for k, v in _read(base)[1].items()}
 
 
+def read_files(base: BaseImage, paths: set[str]) -> dict[str, bytes]:
+    """The files at `paths` (absolute) in the image's final filesystem, those present."""
+    wanted = {p.lstrip("/") for p in paths}
+    tree = _Tree(keep=lambda path, size: path in wanted)
+    for d in base.layers:
+        with open(base.blob(d.digest), "rb") as f:
+            tree.add_layer(f)
+    return {"/" + p: data for p, data in tree.data.items() if p in wanted}
+
+
 def probe_layers(ref: str, engine=None, base: BaseImage | None = None) -> BaseFacts:
     """BaseFacts of `ref` from its layers (see the module docstring)."""
     base = base or open_base(ref, engine)
     return parse_facts(ref, _inspect_like(base), _read(base)[0])
 
 
-__all__ = ["base_folders", "probe_layers"]
+__all__ = ["base_folders", "probe_layers", "read_files"]
