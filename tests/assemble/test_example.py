@@ -16,27 +16,12 @@ import time
 
 import pytest
 
+from conftest import build
 from dockyard.oci.base import open_base
 from dockyard.testing.cli import run_cli
-from dockyard.testing.example import locked_example
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
 TAG = "localhost/dockyard-i13/minicase"
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory):
-    with locked_example() as project:  # a copy: other test runs may remake the example
-        copy = tmp_path_factory.mktemp("example") / "minicase"
-        shutil.copytree(project, copy)
-        yield copy
-
-
-def build(project, base, *extra):
-    code, out = run_cli("build", "--base", base, "--project", str(project), "--engine", "none",
-                        *extra)
-    assert code == 0, out
-    return re.search(r"assembled\s+(sha256:[0-9a-f]{64})", out).group(1), out
 
 
 @pytest.fixture(scope="module")

@@ -208,9 +208,14 @@ def _output(tree: _Tree, config: dict) -> str:
         py = first[2:].strip().split()[-1] if first.startswith("#!") else ""
         prefix = posixpath.dirname(posixpath.dirname(py)) if py else ""
         data = [d for d in env.get("JUPYTER_PATH", "").split(":") if d]
-        data.append(f"{env.get('HOME', home).rstrip('/')}/.local/share/jupyter")
-        if prefix:
-            data.append(f"{prefix}/share/jupyter")
+        user = [f"{env.get('HOME', home).rstrip('/')}/.local/share/jupyter"]
+        own = [f"{prefix}/share/jupyter"] if prefix else []
+        # jupyter_core puts its environment's path first in a venv or an activated conda env
+        prefer = env.get("JUPYTER_PREFER_ENV_PATH", "").lower()
+        env_first = prefer not in ("", "0", "false", "no", "off") if prefer else bool(
+            prefix and (tree.exists(f"{prefix.lstrip('/')}/pyvenv.cfg")
+                        or env.get("CONDA_PREFIX") == prefix))
+        data += own + user if env_first else user + own
         data += [d for d in ("/usr/local/share/jupyter", "/usr/share/jupyter") if d not in data]
         out.append(json.dumps({"data": data}))
     out += ["@@cuda", f"env={env.get('CUDA_VERSION', '')}"]
@@ -239,7 +244,7 @@ def _inspect_like(base: BaseImage) -> dict:
 
 def _read(base: BaseImage) -> tuple[str, dict[str, list[int]]]:
     """(probe output, folders' metadata) of the base, read once per base digest."""
-    cache = cache_dir() / "probes" / f"{base.manifest_digest.replace(':', '-')}.json"
+    cache = cache_dir() / "probes" / f"layers-v2-{base.manifest_digest.replace(':', '-')}.json"
     if cache.is_file():
         doc = json.loads(cache.read_text())
         return doc["output"], doc["dirs"]

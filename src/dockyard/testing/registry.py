@@ -12,6 +12,7 @@ removed) on exit.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -98,7 +99,11 @@ def local_registry(timeout: float = 30.0,
         text += AUTH.format(path=root / "htpasswd")
     config.write_text(text)
     log = open(root / "registry.log", "wb")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    # the registry reads REGISTRY_* variables as configuration (REGISTRY_AUTH_FILE, which
+    # podman uses for its credentials, would become its `auth` section): none of those
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:
