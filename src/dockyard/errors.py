@@ -8,7 +8,9 @@
     ├── BuildError                the engine failed to build, run or push
     ├── VerifyError               the image does not pass its checks
     ├── AuditError                an image cannot be read for `dockyard check`
-    └── ClusterError              a Dask cluster cannot be reached, or its spec is wrong
+    ├── ClusterError              a Dask cluster cannot be reached, or its spec is wrong
+    ├── PackError                 an environment cannot be packed for hosts
+    └── DeployError               a pack cannot be deployed to a host
 
 Each carries a message, a `where` (file:line or field, optional) and a `hint`
 saying what to do next. The CLI renders them; the library never exits.
@@ -66,3 +68,11 @@ class AuditError(DockyardError):
 
 class ClusterError(DockyardError):
     """A Dask cluster cannot be reached or inspected, or its settings are wrong."""
+
+
+class PackError(DockyardError):
+    """An environment cannot be packed for hosts (`dockyard pack`)."""
+
+
+class DeployError(DockyardError):
+    """A pack cannot be deployed to a host (`dockyard deploy`)."""

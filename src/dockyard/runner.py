@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from . import lifecycle
 from .redact import redact
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,29 @@ def which(name: str) -> str | None:
 
 
 class SubprocessRunner:
-    """Runs a command; with `on_line`, streams stdout+stderr line by line (for progress)."""
+    """Runs a command; with `on_line`, streams stdout+stderr line by line (for progress).
+
+    Every child goes through `lifecycle.child`: its own process group, killed with
+    its group when dockyard stops or the call fails (a timeout raises
+    subprocess.TimeoutExpired after the kill, as `subprocess.run` does). Its stdin is
+    /dev/null unless `input` is given: a child never reads dockyard's terminal.
+    """
 
     def __call__(self, args, *, cwd=None, env=None, input=None, timeout=None, on_line=None):
         args = tuple(str(a) for a in args)
         full_env = {**os.environ, **env} if env is not None else None
         log.debug("run: %s", redact(" ".join(args)))
+        stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
         if on_line is None:
-            proc = subprocess.run(
-                args, cwd=cwd, env=full_env, input=input, capture_output=True,
-                text=True, timeout=timeout, check=False,
-            )
-            return Completed(args, proc.returncode, proc.stdout, proc.stderr)
+            with lifecycle.child(args, cwd=cwd, env=full_env, stdin=stdin,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) as proc:
+                out, err = proc.communicate(input, timeout=timeout)
+            return Completed(args, proc.returncode, out, err)
         lines: list[str] = []
-        with subprocess.Popen(
-            args, cwd=cwd, env=full_env, stdin=subprocess.PIPE if input else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-        ) as proc:
-            if input:
+        with lifecycle.child(args, cwd=cwd, env=full_env, stdin=stdin, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+            if input is not None:
                 assert proc.stdin is not None
                 proc.stdin.write(input)
                 proc.stdin.close()

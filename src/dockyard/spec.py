@@ -88,13 +88,61 @@ class Index:
 
 
 @dataclass(frozen=True, slots=True)
-class Pin:
-    """A version the developers tested, from poetry.lock or uv.lock."""
+class LockEdge:
+    """One dependency as a project lock records it (poetry.lock, uv.lock)."""
 
     name: str  # canonical
+    specifier: str = ""  # PEP 440; "" is any version
+    marker: str = ""  # PEP 508 marker; "" is always
+    extras: tuple[str, ...] = ()  # extras asked of the dependency
+    version: str | None = None  # uv.lock: which of several versions of `name`
+    source: str | None = None  # uv.lock: which source (registry or git URL), when several
+    optional: bool = False  # poetry.lock: only through an extra of the dependent
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A version the developers tested: one entry of poetry.lock, uv.lock, a hashed
+    requirements file, or (manager "conda") a conda-lock / pixi.lock record.
+
+    A lock may list a package more than once (one per Python version or platform);
+    `dockyard.lock.pins.target_pins` walks `depends` from the project's requirements
+    with the target's markers to find the entries that apply, before any binds.
+    """
+
+    name: str  # canonical (conda name for manager "conda")
     version: str
-    source: str  # "poetry.lock" / "uv.lock"
+    source: str  # the lock file, relative to the root: "poetry.lock", "ci/conda-lock.yml"
     commit: str | None = None  # for git dependencies
+    url: str | None = None  # the git repository of a commit pin (credentials stripped)
+    marker: str = ""  # where the entry applies (poetry 2.x `markers`, uv/pip markers)
+    requires_python: str = ""  # poetry's python-versions
+    depends: tuple[LockEdge, ...] = ()
+    extras: tuple[tuple[str, tuple[LockEdge, ...]], ...] = ()  # extra -> its edges
+    local: bool = False  # a path/editable/virtual/url entry: not a version to pin
+    index: str | None = None  # uv.lock: the registry it came from (a fork's entries differ)
+    manager: str = "pypi"  # "pypi" or "conda"
+    build: str = ""  # conda build string
+    line: int | None = None  # where the entry starts in its file
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectLock:
+    """One lock file of the project, with what it needs to be evaluated for a target."""
+
+    file: str  # relative to the root
+    kind: str  # "poetry", "uv", "requirements", "conda-lock", "pixi"
+    requires_python: str = ""  # the Pythons it was made for (metadata / requires-python)
+    # uv.lock: the project's own edges per dockyard group ("main", "extra:gpu", "dev");
+    # poetry.lock has none: its roots are pyproject.toml's requirements
+    roots: tuple[tuple[str, tuple[LockEdge, ...]], ...] = ()
+    project: str | None = None  # uv.lock: the root project's name (for conflict markers)
+    walk: bool = True  # False: every entry whose marker holds applies (hashed requirements)
+    pins: tuple[Pin, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +169,8 @@ class Settings:
     indexes: tuple[Index, ...] = ()
     routes: tuple[tuple[str, str], ...] = ()  # (package, index name): explicit routing
     honour_project_lock: bool = True  # poetry.lock / uv.lock pins bind the resolution
+    unpin: tuple[str, ...] = ()  # packages whose project-lock pins (version or commit) go
+    environment: str | bool | None = None  # environment file chosen; False: none
     kernel: bool = True  # the env becomes a Jupyter kernel: the lock adds ipykernel
     accept_cuda_mismatch: bool = False
     origin: Origin = field(default_factory=lambda: Origin("dockyard.toml"))
@@ -144,7 +194,13 @@ class ProjectSpec:
     channels: tuple[str, ...] = ()
     channel_priority: str = "strict"
     indexes: tuple[Index, ...] = ()
-    pins: tuple[Pin, ...] = ()
+    pins: tuple[Pin, ...] = ()  # every lock entry as read; lock.pins binds those that apply
+    locks: tuple[ProjectLock, ...] = ()  # the lock files the pins come from
     optional_groups: tuple[str, ...] = ()  # poetry groups marked optional
+    selected_groups: tuple[str, ...] = ()  # groups the environment file's pip: asks for
+    requires_python_origin: Origin | None = None
+    environment: str | None = None  # the environment file used, relative to the root
+    find_links: tuple[str, ...] = ()  # pip --find-links pages or folders (requirement files)
+    notes: tuple[str, ...] = ()  # what the readers decided and want told (file chosen, ...)
     settings: Settings = field(default_factory=Settings)
     inputs: tuple[InputFile, ...] = ()  # every file read, for the lock's input hash

@@ -92,7 +92,7 @@ def test_unknown_key_lists_the_valid_ones(tmp_path):
 def test_unknown_table(tmp_path):
     err = err_of("[tool]\nx = 1\n", tmp_path)
     assert err.message == "tool: unknown key 'tool' in the top level"
-    assert err.hint == "valid keys: target, install, conda, index, cuda, sources, routes"
+    assert err.hint == "valid keys: target, install, conda, index, cuda, sources, routes, cluster"
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -128,7 +128,7 @@ def test_route_to_an_undeclared_index(tmp_path):
     err = info.value
     assert err.where == "dockyard.toml:2"
     assert err.message == "routes.torch: no index named 'pytorch' is declared"
-    assert "[[index]]" in err.hint and "(no declared indexes)" in err.hint
+    assert "[[index]]" in err.hint and "(no indexes declared)" in err.hint
 
 
 def test_route_to_an_index_declared_in_pyproject(tmp_path):

@@ -11,6 +11,7 @@ from the command line, and never appear in a message.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import ssl
@@ -146,3 +147,12 @@ def read_registry(ref: str, *, tls_verify: bool = True,
             with client.open(f"blobs/{lay['digest']}") as resp:
                 scans.append(scan_layer(resp, lay["digest"], on_bytes))
     return raw_image(f"docker://{ref}", config, scans)
+
+
+def manifest_digest(ref: str, *, tls_verify: bool = True) -> str:
+    """The digest under which the registry serves `ref` (what `NAME@sha256:...` pins)."""
+    host, name, tag = split_ref(ref)
+    with _Client(host, name, tls_verify).open(f"manifests/{tag}", MANIFEST_TYPES) as resp:
+        body = resp.read()
+        return resp.headers.get("Docker-Content-Digest") or \
+            "sha256:" + hashlib.sha256(body).hexdigest()

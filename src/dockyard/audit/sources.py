@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from .. import lifecycle
 from ..errors import AuditError
 from .model import ImageConfig, LayerScan, RawImage, SecretHit
 from .scan import BUFSIZE, GZIP_MAGIC, ZSTD_MAGIC, scan_layer
@@ -124,18 +125,13 @@ def _from_engine(ref: ImageRef, engine, on_bytes: OnBytes | None, layers: bool) 
         args += ["--format", "docker-archive"]
     # stderr goes to a file: a pipe nobody reads while stdout streams could fill and block it
     with tempfile.TemporaryFile() as errfile:
-        proc = subprocess.Popen([*args, ref.target], stdout=subprocess.PIPE, stderr=errfile,
-                                bufsize=BUFSIZE)
-        assert proc.stdout is not None
-        try:
+        with lifecycle.child([*args, ref.target], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=errfile, bufsize=BUFSIZE) as proc:
+            assert proc.stdout is not None
             image = read_archive(proc.stdout, ref.target, on_bytes=on_bytes, layers=layers)
             while proc.stdout.read(BUFSIZE):   # drain what the reader did not need
                 pass
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        code = proc.wait()
+        code = proc.returncode
         errfile.seek(0)
         err = errfile.read().decode("utf-8", "replace")
     if code != 0:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .. import __version__, lifecycle
 from ..errors import DockyardError
 from ..redact import RedactingFilter, redact
 from .ui import Ui
 
-COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "sbom")
+COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "cluster", "pack",
+            "deploy", "sbom")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
@@ -38,7 +40,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
             if exc.name != f"{__name__}.{name}":
                 raise
             continue
-        module.register(sub)
+        command = module.register(sub)
+        # Global flags work after the command too (`dockyard lock -v`); SUPPRESS keeps a
+        # flag given before the command when it is not repeated after it.
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                             help="more log output (also before the command)")
         handlers[name] = module.main
     return parser, handlers
 
@@ -52,13 +58,16 @@ def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
+        with lifecycle.session():
+            return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
     except DockyardError as exc:
         ui.error(exc)
         return exc.exit_code
-    except KeyboardInterrupt:
-        ui.console.print("[red]interrupted[/red]")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        ui.err.print(f"[red]interrupted[/red] ({signal.Signals(signum).name}): "
+                     "stopped its processes, removed its containers and temporary folders")
+        return 128 + signum
 
 
 def _setup_logging(verbose: int, ui: Ui) -> None:

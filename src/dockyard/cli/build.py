@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
 from pathlib import Path
 
+from .. import lifecycle
 from ..errors import BuildError
 from ..pipeline import Prepared, base_ref, open_project, parse_secrets
 from ..pipeline import prepare as pipeline_prepare
@@ -97,8 +97,8 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         ui.info(f"build it with: {p.engine.name} build {flags} -f {out / CONTAINERFILE} "
                 f"-t {args.tag or 'IMAGE'} {out}")
         return 0
-    with tempfile.TemporaryDirectory(prefix="dockyard-context-") as tmp:
-        ctx = Path(tmp) / "context"
+    with lifecycle.temp_dir(prefix="dockyard-context-") as tmp:
+        ctx = tmp / "context"
         with ui.step("Preparing the build context") as progress:
             stage_context(context, p.plan, p.lock_text, p.root, ctx, progress)
         steps = {"run": 0, "cached": 0}

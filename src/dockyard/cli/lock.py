@@ -23,11 +23,24 @@ def register(sub) -> argparse.ArgumentParser:
     return p
 
 
+def report_cuda(ui: Ui, review) -> None:
+    """CUDA findings the lock was written with: one warning, then the details (an accepted
+    mismatch is said once as accepted, never as `warning: error:`)."""
+    if not review.findings:
+        return
+    accepted = (" (mismatch accepted: [cuda] accept-mismatch / --accept-cuda-mismatch)"
+                if review.errors else "")
+    ui.warn(f"{len(review.findings)} CUDA finding(s) against the target CUDA {review.target} "
+            f"(from {review.target_origin}){accepted}:")
+    for line in review.report(header=False).splitlines():
+        ui.info(f"  {line}")
+
+
 def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..cuda import check_lock, pypi_metadata
     from ..fsutil import write_atomic
     from ..lock.model import LOCK_FILENAME, dumps, loads
-    from ..lock.resolve import inputs_hash, lock_project, summary
+    from ..lock.resolve import inputs_hash, lock_project, summary, target_spec
     from ..sources import read_project
 
     root = args.project.resolve()
@@ -48,10 +61,9 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         lock = lock_project(spec, progress=progress)
     with ui.step("Checking CUDA") as progress:
         progress("reading the GPU packages' wheel metadata")
-        lock, review = check_lock(lock, spec, metadata=pypi_metadata(),
-                                  accept=args.accept_cuda_mismatch)
-    for line in review.report().splitlines() if review.findings else ():
-        ui.warn(line)
+        lock, review = check_lock(lock, target_spec(spec, lock.target.python),
+                                  metadata=pypi_metadata(), accept=args.accept_cuda_mismatch)
+    report_cuda(ui, review)
     write_atomic(path, dumps(lock))
     s = summary(lock)
     ui.ok(f"wrote {path} ({s['conda']} conda, {s['pypi']} PyPI packages; "

@@ -199,7 +199,7 @@ def against(member: Member, ref: Member) -> list[Difference]:
     mine, theirs = inv.get("lock"), rinv.get("lock")
     if (mine or {}).get("sha256") != (theirs or {}).get("sha256"):
         diff("lock", "lock", _lock_label(mine), _lock_label(theirs),
-             "the image's lock differs: built from another lock (an older image?)")
+             "built from another lock: an older image?")
     dists, rdists = _dists(inv), _dists(rinv)
     for name in sorted(set(dists) | set(rdists)):
         d, r = dists.get(name), rdists.get(name)

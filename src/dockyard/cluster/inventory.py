@@ -65,7 +65,9 @@ _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s]+@")
 _TOKEN_PATH = re.compile(r"/t/[^/]+/")  # conda's token-in-path URLs
 _QUERY = re.compile(r"([?&](?:token|access_token|password|secret|key|sig|signature)=)[^&\s]+",
                     re.IGNORECASE)
-_INSTALLER_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+# written by the installer, not part of what was installed (uv records its cache info)
+_INSTALLER_FILES = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json",
+                    "uv_build.json")
 
 
 def canonical(name: str) -> str:

@@ -397,10 +397,14 @@ class _Context:
                 fixes.append(Fix(
                     f"drop or widen the constraint `{c.text}` that excludes torch {line.torch}",
                     c.by.split(" ", 1)[0], f"{c.text}  ->  (remove)"))
-            for c in pins:
+            if pins:
+                names = sorted({c.on for c in pins} | set(self.spec.settings.unpin))
                 fixes.append(Fix(
-                    f"let the resolver move off {c.by}'s {c.text}",
-                    "dockyard.toml", "[install]\nhonour-project-lock = false"))
+                    "let the resolver move off "
+                    + ", ".join(f"{c.by}'s {c.text}" for c in pins)
+                    + " (the other pins of the project's lock still bind)",
+                    "dockyard.toml", "[install]\nunpin = [" + ", ".join(
+                        f'"{n}"' for n in names) + "]"))
             relaxed = bool(relax_project or relax_settings or pins)
             # narrowing alone fixes it when nothing of the project binds
             fixes.append(Fix(
@@ -411,7 +415,8 @@ class _Context:
                 "[install]\nconstraints = [" + ", ".join(
                     f'"{t}"' for t in (*self.spec.settings.constraints, *narrow)) + "]",
             ))
-        return fixes
+        # one fix per distinct change: two constraints on one line give one fix, not two
+        return list({(f.file, f.text): f for f in fixes}.values())
 
     # cupy, jax --------------------------------------------------------------------------
 

@@ -8,10 +8,14 @@ is looked up at import time.
 from __future__ import annotations
 
 import json
+import os
+import sys
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .. import lifecycle
 from ..errors import BuildError
 from ..redact import redact
 from ..runner import Completed, Runner, SubprocessRunner, which
@@ -42,11 +46,28 @@ class CliEngine:
     binary: str
     runner: Runner
 
-    def cli(self, *args: str, on_line=None, input: str | None = None, timeout=None) -> Completed:
-        return self.runner([self.binary, *args], on_line=on_line, input=input, timeout=timeout)
+    def cli(self, *args: str, on_line=None, input: str | None = None, timeout=None,
+            env: Mapping[str, str] | None = None) -> Completed:
+        """`ENGINE ARGS...`. A foreground `run` gets a name, and is removed if dockyard
+        stops (or the call fails) while it runs: killing the client alone leaves it."""
+        if args and args[0] == "run" and not ({"-d", "--detach"} & set(args)) and not any(
+                a == "--name" or a.startswith("--name=") for a in args):
+            name = f"dockyard-run-{uuid.uuid4().hex[:12]}"
+            args = ("run", "--name", name, *args[1:])
+            with lifecycle.on_failure(self.rm_args(name), what=f"container {name}"):
+                return self.runner([self.binary, *args], on_line=on_line, input=input,
+                                   timeout=timeout, env=env)
+        return self.runner([self.binary, *args], on_line=on_line, input=input, timeout=timeout,
+                           env=env)
 
-    def check(self, *args: str, on_line=None, what: str = "", timeout=None) -> Completed:
-        done = self.cli(*args, on_line=on_line, timeout=timeout)
+    def rm_args(self, name: str) -> list[str]:
+        """The command that removes container `name`, running or not, present or not."""
+        extra = ("-t", "0") if self.name == "podman" else ()
+        return [self.binary, "rm", "-f", *extra, name]
+
+    def check(self, *args: str, on_line=None, what: str = "", timeout=None,
+              env: Mapping[str, str] | None = None) -> Completed:
+        done = self.cli(*args, on_line=on_line, timeout=timeout, env=env)
         if not done.ok:
             tail = "\n".join(redact(done.stderr or done.stdout).strip().splitlines()[-15:])
             raise BuildError(
@@ -66,9 +87,22 @@ class CliEngine:
             args += ["--build-arg", f"{key}={value}"]
         if network:
             args += ["--network", network]
-        if self.name == "podman":
-            args += ["--layers"]
-        self.check(*args, context, on_line=on_line, what="build")
+        if self.name != "podman":   # BuildKit cancels a build whose client goes away
+            self.check(*args, context, on_line=on_line, what="build")
+            return self.inspect(tag)["Id"]
+        # A stopped `podman build` leaves its working containers and the processes of its
+        # current RUN step. Mark them (a host name in /etc/hosts of RUN steps only: neither
+        # the image nor the layer cache sees it; RUN bundles go to our temporary folder)
+        # so that exactly this build's are removed if dockyard stops while it runs.
+        marker = f"dockyard-build-{uuid.uuid4().hex[:12]}"
+        # podman stages layers in TMPDIR: /var/tmp as podman does (/tmp is often a tmpfs)
+        big = os.environ.get("TMPDIR") or ("/var/tmp" if os.path.isdir("/var/tmp") else None)
+        with lifecycle.temp_dir(prefix="dockyard-build-", dir=big) as tmp:
+            undo = [sys.executable, "-m", "dockyard.engines.leftovers", self.binary, marker,
+                    str(tmp)]
+            with lifecycle.on_failure(undo, what="the build's working containers"):
+                self.check(*args, "--layers", "--add-host", f"{marker}:127.0.0.1", context,
+                           on_line=on_line, what="build", env={"TMPDIR": str(tmp)})
         return self.inspect(tag)["Id"]
 
     def inspect(self, ref: str) -> dict[str, Any]:

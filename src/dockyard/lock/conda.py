@@ -23,6 +23,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .. import aio
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from .model import Artifact, LockedPackage, Note
@@ -117,7 +118,7 @@ def solve(request: Request) -> tuple[LockedPackage, ...]:
         constraints=list(constraints_for(request)),
     )
     try:
-        records = asyncio.run(coro)
+        records = aio.run(coro)
     except InvalidMatchSpecError as exc:
         raise LockError(f"a conda match spec cannot be parsed: {exc}", where=request.where,
                         hint="write it as `name`, `name=1.2` or `name >=1.2,<2`") from None
@@ -287,7 +288,7 @@ def distributions(
 
         return await asyncio.gather(*(one(a) for a in archives.values()), return_exceptions=True)
 
-    found = dict(zip(archives, asyncio.run(read_all()), strict=True)) if archives else {}
+    found = dict(zip(archives, aio.run(read_all()), strict=True)) if archives else {}
     out, notes = [], []
     for pkg in pkgs:
         result = found.get(pkg.name)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from pathlib import Path
 import tomli_w
 from packaging.utils import canonicalize_name
 
+from .. import lifecycle
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from ..runner import Runner, SubprocessRunner, which
@@ -36,6 +36,7 @@ from .model import Artifact, LockedPackage
 log = logging.getLogger(__name__)
 
 PYPI_SIMPLE = "https://pypi.org/simple"
+PYPI_FILES = "https://files.pythonhosted.org"  # where the default index keeps its files
 _ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}
 _PROJECT = "dockyard-resolve"
 
@@ -70,6 +71,7 @@ class Request:
     routes: tuple[tuple[str, str], ...] = ()  # (package, index name)
     root: str = "."  # the project root, for path dependencies
     env: Mapping[str, str] = field(default_factory=dict)
+    find_links: tuple[str, ...] = ()  # pip --find-links pages (URLs) or folders (relative)
 
 
 def pyproject_for(request: Request) -> dict:
@@ -144,6 +146,8 @@ def _base_args(uv: str, pyproject: Path, request: Request) -> list[str]:
             args += ["--default-index", index.url]
         elif not index.explicit:
             args += ["--index", f"{index.name}={index.url}"]
+    for link in request.find_links:
+        args += ["--find-links", link if "://" in link else str(Path(request.root, link))]
     return args
 
 
@@ -159,8 +163,10 @@ def compile(
         raise LockError("uv is not installed", hint="reinstall dockyard (uv is a dependency)")
     run = runner or SubprocessRunner()
     env = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1", **request.env}
-    with tempfile.TemporaryDirectory(prefix="dockyard-uv-") as tmp:
-        work = Path(tmp)
+    with lifecycle.temp_dir(prefix="dockyard-uv-") as work:
+        # uv's own temporary files (sdist builds) go inside ours, so they leave with it
+        (work / "tmp").mkdir()
+        env["TMPDIR"] = str(work / "tmp")
         args = prepare(request, work, uv)
         start = time.perf_counter()
         done = run([*args, "--format", "pylock.toml", "-o", str(work / "pylock.toml")],
@@ -249,44 +255,91 @@ def _artifact(entry: dict) -> Artifact:
 
 
 _UNREACHABLE = ("Failed to fetch", "tcp connect error", "Connection refused", "dns error",
-                "error sending request", "failed to lookup address")
+                "error sending request", "failed to lookup address", "Could not resolve host",
+                "Name or service not known", "Temporary failure in name resolution",
+                "Network is unreachable", "Connection timed out", "unable to access")
+_SHOWN = 20
+_BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`@ ]+) @ ([^`]+)`")
+_LOCAL_BUILD = re.compile(r"\b([A-Za-z0-9_.-]+)(?:==|\s)v?([0-9][0-9.]*)"
+                          r"\+(cu\d+|cpu|rocm[0-9.]+)\b")
 
 
 def _uv_error(text: str, request: Request) -> LockError:
-    """uv's explanation trimmed to its useful lines, with where and what to do."""
+    """uv's explanation trimmed to its useful lines, with where and what to do.
+
+    The whole of uv's message goes to the log (`dockyard -v lock` shows it)."""
+    log.info("uv's message:\n%s", redact(text))
     lines = [redact(x.rstrip()) for x in text.splitlines() if x.strip()]
     lines = [x for x in lines if not x.lstrip().startswith(("warning:", "Updating", "Updated",
                                                            "Resolved", "Building", "Built"))]
-    body = "\n".join(lines[:20]) or "uv failed without a message"
+    body = "\n".join(lines[:_SHOWN]) or "uv failed without a message"
     body = body.replace(f"{_PROJECT}", "the project")
+    more = (f" ({len(lines) - _SHOWN} more lines of uv's message: `dockyard lock -v` logs "
+            "them)") if len(lines) > _SHOWN else ""
     where = None
     for req in request.requirements:
         if re.search(rf"\b{re.escape(req.name)}\b", body, re.IGNORECASE):
             where = str(req.origin)
             break
+    built = _BUILD_FAILED.search(text)
+    if "Git operation failed" in text or "git fetch" in text:
+        what = f" {built[1]} ({redact(built[2])})" if built else ""
+        git_says = [x.strip() for x in lines if x.strip().startswith(("fatal:", "remote:"))]
+        reason = ("unreachable" if any(m in text for m in _UNREACHABLE)
+                  else f"git failed: {git_says[-1]}" if git_says else "git failed")
+        return LockError(
+            f"uv could not fetch{what} from git ({reason}):\n{body}", where=where,
+            hint="check the repository URL, that the commit exists there, and the network; "
+                 f"git reads credentials from its credential helpers or ~/.netrc{more}")
     if any(marker in body for marker in _UNREACHABLE):
         return LockError(
             f"a package index is unreachable:\n{body}",
             where=where,
             hint="check the index URLs in pyproject.toml / dockyard.toml and the network; "
-                 "credentials come from UV_INDEX_<NAME>_USERNAME/_PASSWORD or ~/.netrc",
+                 f"credentials come from UV_INDEX_<NAME>_USERNAME/_PASSWORD or ~/.netrc{more}",
         )
+    if built:
+        name, where_from = built[1], redact(built[2])
+        tail = "\n".join(lines[-8:]) if len(lines) > 14 else ""
+        head = "\n".join(lines[:6] if tail else lines[:_SHOWN])
+        shown = f"{head}\n  ...\n{tail}" if tail else head
+        kind = ("a path dependency" if where_from.startswith("file:") else
+                "a git dependency" if where_from.startswith("git+") else "an sdist")
+        return LockError(
+            f"uv could not build {name} ({kind}, {where_from}) to read its metadata:\n"
+            f"{shown}", where=where,
+            hint="the build backend failed: check that the folder or repository holds the "
+                 "package's sources (a version read from a file that is not there, or a "
+                 "build requirement missing, are the usual causes)"
+                 + ("; `dockyard lock -v` logs uv's whole message" if tail else ""))
+    local = _LOCAL_BUILD.search(body)
+    if local and not request.indexes:
+        build = local[3]
+        return LockError(
+            f"{local[1]} {local[2]}+{build} is a PyTorch build that only the PyTorch index "
+            f"has, and no index is declared:\n{body}", where=where,
+            hint=f"add `--extra-index-url https://download.pytorch.org/whl/{build}` to the "
+                 "requirements file, or declare it in dockyard.toml ([[index]] name = "
+                 f'"pytorch-{build}", url = "https://download.pytorch.org/whl/{build}", '
+                 f'explicit = true; [routes] {local[1]} = "pytorch-{build}"){more}')
     if "not found in the package registry" in body or "was not found in" in body:
         return LockError(
             f"a package is not on the PyPI indexes:\n{body}",
             where=where,
             hint="check the package name, or route it to the index that has it "
-                 "([routes] in dockyard.toml)",
+                 f"([routes] in dockyard.toml){more}",
         )
     if "No solution found" in body or "unsatisfiable" in body:
         return LockError(
             f"the PyPI requirements cannot be satisfied together:\n{body}",
             where=where,
             hint="relax the conflicting constraints (pyproject.toml, or [install] constraints "
-                 "in dockyard.toml)",
+                 "in dockyard.toml); a pin from the project's lock can be lifted with "
+                 f"[install] unpin = [\"NAME\"]{more}",
         )
     return LockError(f"uv pip compile failed:\n{body}", where=where,
-                     hint="run again with -v for uv's full output")
+                     hint=f"see uv's message above{more}" if more else
+                     "see uv's message above")
 
 
 def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
@@ -300,5 +353,5 @@ def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
     return _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
 
 
-__all__ = ["PYPI_SIMPLE", "Request", "Target", "compile", "packages_from", "parse_annotations",
-           "prepare", "pyproject_for"]
+__all__ = ["PYPI_FILES", "PYPI_SIMPLE", "Request", "Target", "compile", "packages_from",
+           "parse_annotations", "prepare", "pyproject_for"]

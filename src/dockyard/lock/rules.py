@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import LockError
-from ..spec import CondaRequirement, Origin, ProjectSpec, PypiRequirement
+from ..spec import CondaRequirement, GitSource, Origin, Pin, ProjectSpec, PypiRequirement
 from .model import LockedPackage, Note
 
 
@@ -46,13 +46,27 @@ class Requests:
     notes: tuple[Note, ...]
     pypi_only: tuple[str, ...] = ()  # [sources] NAME = "pypi": conda must not bring it
     binding: tuple[PypiRequirement, ...] = ()  # every PyPI request, incl. those conda owns
+    pins: tuple[Pin, ...] = ()  # the project-lock pins in force for the target
+    git_pins: tuple[GitPin, ...] = ()  # git requests moved to the commit a lock recorded
+
+
+@dataclass(frozen=True, slots=True)
+class GitPin:
+    """A git request (a branch, a tag, the default branch) pinned to a lock's commit."""
+
+    name: str
+    url: str
+    kind: str  # what the project asks for: "branch", "tag", "rev", "default"
+    ref: str | None
+    commit: str
+    where: str  # the lock entry: "poetry.lock:1055"
 
 
 def wanted_groups(spec: ProjectSpec) -> set[str]:
     """main, the non-optional poetry groups, and what dockyard.toml adds."""
     groups = {r.group for r in spec.pypi if not r.group.startswith("extra:")}
     groups -= set(spec.optional_groups)
-    groups |= {"main"} | set(spec.settings.groups)
+    groups |= {"main"} | set(spec.settings.groups) | set(spec.selected_groups)
     groups |= {f"extra:{e}" for e in spec.settings.extras}
     return groups
 
@@ -90,17 +104,29 @@ def _conda_to_pep440(spec: str) -> str:
         return ""
 
 
-def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
-    """Split the project's requests between conda and PyPI (rules 1 and 2)."""
+def select(spec: ProjectSpec, tools: Iterable[str],
+           pins: Iterable[Pin] | None = None) -> Requests:
+    """Split the project's requests between conda and PyPI (rules 1 and 2).
+
+    `pins` are the project-lock entries that apply to the target
+    (`pins.target_pins`); by default every pin the spec holds.
+    """
     tools = {norm(t) for t in tools}
     settings = spec.settings
     notes: list[Note] = []
     groups = wanted_groups(spec)
+    unpin = {norm(n) for n in settings.unpin}
+    in_force = tuple(p for p in (spec.pins if pins is None else pins)
+                     if settings.honour_project_lock and p.name not in unpin)
     pypi = [r for r in spec.pypi if r.group in groups]
     pip_section = []
     for r in spec.conda_pip:
         if r.name in tools:
             notes.append(_tool_note(r.name, r.origin))
+        elif spec.name and r.name == norm(spec.name) and r.path in (".", ""):
+            notes.append(Note(r.name, f"{r.origin} installs the project itself: dockyard "
+                                      "builds it into the image after the environment; its "
+                                      "dependencies come from pyproject.toml"))
         else:
             pip_section.append(r)
     pypi += pip_section
@@ -160,19 +186,63 @@ def select(spec: ProjectSpec, tools: Iterable[str]) -> Requests:
         elif owner == "pypi":
             pypi_only.append(name)
 
+    # the requests as written stay in `asked` (a tag names a version); uv gets the commit
+    pypi, git_pins = _pin_git(pypi, in_force)
     constraints = list(settings.constraints)
-    if settings.honour_project_lock:
-        constraints += [f"{p.name}=={p.version}" for p in spec.pins if not p.commit]
+    constraints += [f"{p.name}=={p.version}" for p in in_force
+                    if p.manager == "pypi" and not p.commit and _is_version(p.version)]
+    # A git pin's version binds conda too, should conda own the package (xesmf 0.9.2).
+    versions = [f"{p.name}=={p.version}" for p in in_force
+                if p.manager == "pypi" and p.commit and _is_version(p.version)]
+    conda_pins = tuple(f"{p.name} =={p.version}" for p in in_force if p.manager == "conda")
     return Requests(
         conda=tuple(conda),
         pypi=tuple(pypi),
         pypi_constraints=tuple(dict.fromkeys(constraints)),
-        conda_constraints=conda_constraints(asked, constraints) if conda else (),
+        conda_constraints=(conda_constraints(asked, [*constraints, *versions]) + conda_pins
+                           if conda else ()),
         owners=tuple(owners),
         notes=tuple(notes),
         pypi_only=tuple(sorted(set(pypi_only))),
         binding=tuple(asked),
+        pins=in_force,
+        git_pins=git_pins,
     )
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Two spellings of one git repository (`.git`, a trailing slash, the host's case)."""
+    def norm_url(url: str) -> str:
+        url = url.split("#", 1)[0].split("?", 1)[0].rstrip("/").removesuffix(".git")
+        scheme, _, rest = url.partition("://")
+        host, _, path = rest.partition("/")
+        return f"{host.lower()}/{path}"
+    return norm_url(a) == norm_url(b)
+
+
+def _pin_git(reqs: list[PypiRequirement], pins: Iterable[Pin]) -> tuple[
+        list[PypiRequirement], tuple[GitPin, ...]]:
+    """A git request goes to the commit the project's lock recorded for it (rule 5)."""
+    commits = {p.name: p for p in pins if p.commit}
+    out, pinned = [], []
+    for r in reqs:
+        pin = commits.get(r.name)
+        if r.git is not None and pin is not None and pin.commit and (
+                not pin.url or same_repository(pin.url, r.git.url)):
+            if r.git.ref != pin.commit:
+                pinned.append(GitPin(r.name, r.git.url, r.git.kind, r.git.ref, pin.commit,
+                                     pin.where))
+                r = replace(r, git=GitSource(r.git.url, "rev", pin.commit, r.git.subdirectory))
+        out.append(r)
+    return out, tuple(dict.fromkeys(pinned))
 
 
 def conda_constraints(
@@ -300,7 +370,7 @@ def merge(
             p = replace(p, reason=f"{p.reason}; provides {dists} to the PyPI side too")
         final.append(p)
     _assert_one_owner(final)
-    return tuple(final), tuple(notes)
+    return tuple(final), tuple(notes) + conda_overlaps(final)
 
 
 def check_pypi_only(requests: Requests, conda_pkgs: tuple[LockedPackage, ...]) -> None:
@@ -341,13 +411,28 @@ def conda_specs(conda: Iterable[CondaRequirement], channels: Iterable[str]) -> t
 
 
 def _assert_one_owner(pkgs: Iterable[LockedPackage]) -> None:
-    seen: dict[str, str] = {}
+    """PyPI never installs what conda installs. Two conda packages installing one
+    distribution is the channel's business (conda solved them together): see
+    `conda_overlaps`."""
+    conda = {d for p in pkgs if p.owner == "conda" for d in p.provides}
+    seen: set[str] = set()
     for p in pkgs:
-        dists = p.provides if p.owner == "conda" else (p.name,)
-        for d in dists:
-            if d in seen:  # a bug in the rules above, not a user error
-                raise AssertionError(f"{d} owned twice: {seen[d]} and {p.owner}:{p.name}")
-            seen[d] = f"{p.owner}:{p.name}"
+        if p.owner != "pypi":
+            continue
+        if p.name in conda or p.name in seen:  # a bug in the rules above, not a user error
+            raise AssertionError(f"{p.name} owned twice")
+        seen.add(p.name)
+
+
+def conda_overlaps(pkgs: Iterable[LockedPackage]) -> tuple[Note, ...]:
+    """Conda packages that install the same PyPI distribution, said once each."""
+    by: dict[str, list[str]] = {}
+    for p in pkgs:
+        for d in p.provides if p.owner == "conda" else ():
+            by.setdefault(d, []).append(f"{p.name} {p.version}")
+    return tuple(Note(d, f"installed by several conda packages ({', '.join(sorted(names))}); "
+                         "conda solved them together, the last one installed wins its files")
+                 for d, names in sorted(by.items()) if len(names) > 1)
 
 
 def python_from_requires(requires_python: str | None) -> str | None:
@@ -362,3 +447,112 @@ def python_from_requires(requires_python: str | None) -> str | None:
         if Version(f"3.{minor}.99") in specs or Version(f"3.{minor}.0") in specs:
             return f"3.{minor}"
     return None
+
+
+def tag_version(tag: str | None) -> str | None:
+    """The version a git tag names (`v0.9.2` -> `0.9.2`); None if it names none."""
+    if not tag:
+        return None
+    text = tag.rsplit("/", 1)[-1].lstrip("vV")
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """A request on a package conda owns that conda's version does not meet."""
+
+    name: str  # the PyPI distribution
+    conda: LockedPackage
+    asked: str  # "pyproject.toml:42 (...) asks for git tag v0.9.2 (version 0.9.2)"
+
+
+def conda_disagreements(requests: Requests, conda_pkgs: Iterable[LockedPackage]) -> tuple[
+        Disagreement, ...]:
+    """Rule 6: the owner meets every request on a package: the project's specifiers, the
+    version of a git tag it asks for, and the project-lock pins in force."""
+    by_dist = provided(conda_pkgs)
+    out: list[Disagreement] = []
+
+    def version_of(pkg: LockedPackage) -> Version | None:
+        try:
+            return Version(pkg.version)
+        except InvalidVersion:
+            return None
+
+    for r in requests.binding:
+        pkg = by_dist.get(r.name)
+        have = version_of(pkg) if pkg else None
+        if pkg is None or have is None or (r.marker and r.marker.strip()):
+            continue
+        if r.specifier:
+            try:
+                ok = SpecifierSet(r.specifier).contains(have, prereleases=True)
+            except InvalidSpecifier:
+                ok = True
+            if not ok:
+                out.append(Disagreement(r.name, pkg, f"{r.origin} asks for "
+                                                     f"{r.name}{r.specifier}"))
+        tagged = tag_version(r.git.ref) if r.git and r.git.kind == "tag" else None
+        if tagged and Version(tagged) != have:
+            out.append(Disagreement(r.name, pkg, f"{r.origin} asks for git tag {r.git.ref} "
+                                                 f"(version {tagged}) of {r.git.url}"))
+    for pin in requests.pins:
+        pkg = by_dist.get(pin.name)
+        have = version_of(pkg) if pkg else None
+        if pin.manager != "pypi" or pkg is None or have is None or not _is_version(pin.version):
+            continue
+        if Version(pin.version) != have:
+            what = f"commit {pin.commit[:12]}, version {pin.version}" if pin.commit \
+                else pin.version
+            out.append(Disagreement(pin.name, pkg, f"{pin.where} pins {pin.name} {what}"))
+    return tuple(dict.fromkeys(out))
+
+
+def disagreement_error(found: Iterable[Disagreement], spec: ProjectSpec) -> LockError:
+    """Both origins, and the fixes: take it from PyPI, or ask conda for what PyPI asks."""
+    found = list(found)
+    first = found[0]
+    conda_req = next((c for c in spec.conda if norm(c.name) == norm(first.conda.name)), None)
+    owned = (f"conda owns it ({conda_req.origin} asks for {conda_req.spec!r})" if conda_req
+             else "conda installs it as a dependency of the conda solve")
+    lines = [f"{d.name}: conda's {d.conda.name} {d.conda.version} does not meet {d.asked}"
+             for d in found]
+    names = sorted({d.name for d in found})
+    fixes = [f'take it from PyPI: [sources] {n} = "pypi" in dockyard.toml' for n in names]
+    if conda_req:
+        fixes.append(f"or ask conda for the version the PyPI side wants, in {conda_req.origin}"
+                     " (if the channels have it)")
+    fixes.append("or relax the PyPI request / the lock pin (then re-lock the project)")
+    return LockError(
+        f"the conda package does not satisfy every request on {', '.join(names)}; "
+        f"{owned}:\n" + "\n".join(f"  {x}" for x in lines),
+        where=str(conda_req.origin) if conda_req else None,
+        hint="; ".join(fixes),
+    )
+
+
+def python_error(python: str, spec: ProjectSpec, chosen_by: str) -> LockError | None:
+    """requires-python against the target's interpreter (rule 7)."""
+    if not spec.requires_python:
+        return None
+    try:
+        ok = SpecifierSet(spec.requires_python).contains(
+            python if python.count(".") >= 2 else f"{python}.0", prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return None
+    if ok:
+        return None
+    where = str(spec.requires_python_origin) if spec.requires_python_origin else None
+    allowed = [f"3.{m}" for m in range(8, 15)
+               if SpecifierSet(spec.requires_python).contains(f"3.{m}.99", prereleases=True)
+               or SpecifierSet(spec.requires_python).contains(f"3.{m}.0", prereleases=True)]
+    hint = (f'set [target] python = "{allowed[-1]}" in dockyard.toml (the project allows '
+            f"{', '.join(allowed)})" if allowed else
+            "the project allows no CPython 3.8-3.14: fix requires-python")
+    if "environment" in chosen_by or ".yml" in chosen_by or ".yaml" in chosen_by:
+        hint += f", and the Python pin of {chosen_by}"
+    return LockError(f"the project requires Python {spec.requires_python}, but the target's "
+                     f"Python is {python} (from {chosen_by})", where=where, hint=hint)

@@ -16,14 +16,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import hashlib
 import logging
 import os
 import shutil
 import ssl
-import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
@@ -31,9 +29,11 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import aio, lifecycle
 from ..errors import BuildError
 from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin
 from ..redact import redact
+from ..runner import SubprocessRunner, which
 from . import (
     CONTEXT_BUILD_CONSTRAINTS,
     CONTEXT_CONDA_ENV,
@@ -131,7 +131,7 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
     from rattler.package_streaming import extract
 
     records = []
-    with tempfile.TemporaryDirectory(prefix="dockyard-conda-") as tmp:
+    with lifecycle.temp_dir(prefix="dockyard-conda-") as tmp:
         for a in artifacts:
             if progress:
                 progress(f"conda {a.name} {a.version}")
@@ -145,7 +145,7 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
             channel = a.url.rsplit("/", 2)[0]
             records.append(rattler.RepoDataRecord(record, a.filename, path.as_uri(), channel))
         try:
-            asyncio.run(rattler.install(
+            aio.run(rattler.install(
                 records, target_prefix=str(dest), alternative_target_prefix=prefix,
                 cache_dir=cache_dir() / "rattler", show_progress=False,
                 execute_link_scripts=False,
@@ -181,11 +181,10 @@ def stage_source(pin: SourcePin, project_root: Path, dest: Path) -> None:
         copy_tree(src, target, exclude=dest)
         return
     name, url, commit, subdirectory = pin.name, pin.url, pin.commit, pin.subdirectory
-    with tempfile.TemporaryDirectory(prefix="dockyard-git-") as tmp:
-        for args in (["clone", "--quiet", "--no-checkout", url, tmp],
-                     ["-C", tmp, "checkout", "--quiet", commit]):
-            done = subprocess.run(["git", *args], capture_output=True, text=True,
-                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    with lifecycle.temp_dir(prefix="dockyard-git-") as tmp:
+        for args in (["clone", "--quiet", "--no-checkout", url, str(tmp)],
+                     ["-C", str(tmp), "checkout", "--quiet", commit]):
+            done = SubprocessRunner()(["git", *args], env={"GIT_TERMINAL_PROMPT": "0"})
             if done.returncode != 0:
                 raise BuildError(
                     f"git dependency {name}: `git {args[0]}` failed: "
@@ -277,17 +276,15 @@ def build_requires(tree: Path) -> tuple[str, ...]:
 
 def build_constraints(trees: list[Path], python: str) -> str:
     """The build backends of `trees`, resolved by uv for `python`, pinned with hashes."""
-    from ..runner import which
 
     requires = sorted({r for tree in trees for r in build_requires(tree)})
     uv = which("uv")
     if uv is None:
         raise BuildError("uv is not installed", hint="reinstall dockyard (it depends on uv)")
-    done = subprocess.run(
+    done = SubprocessRunner()(
         [uv, "pip", "compile", "-q", "--generate-hashes", "--no-header", "--python-version",
          ".".join(python.split(".")[:2]), "--python-platform", "x86_64-unknown-linux-gnu", "-"],
-        input="\n".join(requires) + "\n", capture_output=True, text=True,
-        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        input="\n".join(requires) + "\n", env={"UV_PYTHON_DOWNLOADS": "never"},
     )
     if done.returncode != 0:
         raise BuildError(

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..errors import SpecError
 from ..spec import CondaRequirement, Origin
 from .locate import OriginOf, no_positions
 from .model import Partial
-from .pep508 import clean_channel, safe_text
+from .pep508 import clean_channel, quote, safe_text
 from .requirements import LineReader, NameOfPath, ReadInclude
 
 KNOWN_KEYS = ("name", "channels", "channel_priority", "dependencies", "prefix", "variables",
@@ -25,18 +26,36 @@ _CALL = re.compile(r"^([A-Za-z0-9_.\-]+)\s*\(\s*[\"']?(.*?)[\"']?\s*\)$")
 
 
 def _suggest(text: str) -> str:
-    """A conda-style rewrite of common mistakes, e.g. `python(">=3.11")` -> `python >=3.11`."""
+    """A conda-style rewrite of common mistakes, e.g. `python(">=3.11")` -> `python >=3.11`;
+    "" unless rattler accepts the rewrite (a hint must never be wrong in turn)."""
+    from rattler import MatchSpec
+
+    candidates = []
     m = _CALL.match(text.strip())
     if m:
-        return f"{m[1]} {m[2].replace(' ', '')}"
+        candidates.append(f"{m[1]} {m[2].replace(' ', '')}")
     m = re.match(r"^([A-Za-z0-9_.\-]+)\s*(==|>=|<=|~=|!=|>|<)\s*(.+)$", text.strip())
     if m:
-        return f"{m[1]} {m[2]}{m[3].replace(' ', '')}"
+        candidates.append(f"{m[1]} {m[2]}{m[3].replace(' ', '')}")
+    for candidate in candidates:
+        try:
+            MatchSpec(candidate)
+        except Exception:  # rattler's InvalidMatchSpecError
+            continue
+        return candidate
     return ""
+
+
+_PIP_EXTRAS = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\[([A-Za-z0-9_,\s\-]+)\](.*)$")
 
 
 def match_spec(text: str, origin: Origin) -> CondaRequirement:
     """One conda dependency string -> CondaRequirement, checked by rattler."""
+    return _match_spec(text, origin)[0]
+
+
+def _match_spec(text: str, origin: Origin) -> tuple[CondaRequirement, str | None]:
+    """The requirement, and a note when something was read on purpose another way."""
     from rattler import MatchSpec
 
     try:
@@ -44,24 +63,35 @@ def match_spec(text: str, origin: Origin) -> CondaRequirement:
         channel, _, rest = text.rpartition("::")
         plain = MatchSpec(rest) if channel else spec
     except Exception as exc:  # rattler raises its own InvalidMatchSpecError
+        extras = _PIP_EXTRAS.match(text)
+        if extras:  # `dask[complete]`: pip's extras; conda packages have none
+            req, _ = _match_spec(extras[1] + extras[3], origin)
+            return req, (f"{origin}: {text.strip()!r} asks for pip-style extras "
+                         f"[{extras[2].strip()}], which conda packages do not have: asked "
+                         f"for {req.spec!r}, as conda-lock reads it")
         suggestion = _suggest(text)
         reason = safe_text(str(exc).splitlines()[0])
         hint = (f"write it as a conda match spec: `{suggestion}`" if suggestion else
                 "write it as a conda match spec: NAME, NAME=VERSION, NAME >=LOW,<HIGH, "
                 "or CHANNEL::NAME")
-        raise SpecError(f"{safe_text(text)!r} is not a conda match spec ({reason})",
+        raise SpecError(f"{quote(text)} is not a conda match spec ({reason})",
                         where=str(origin), hint=hint) from None
     if spec.name is None:
-        raise SpecError(f"{safe_text(text)!r} names no package", where=str(origin),
+        raise SpecError(f"{quote(text)} names no package", where=str(origin),
                         hint="write NAME or NAME VERSION")
     return CondaRequirement(name=spec.name.normalized, spec=str(plain),
-                            channel=clean_channel(channel) if channel else None, origin=origin)
+                            channel=clean_channel(channel) if channel else None,
+                            origin=origin), None
 
 
 def parse_environment(doc: Any, origin_of: OriginOf | None = None,
                       read_include: ReadInclude | None = None,
-                      name_of_path: NameOfPath | None = None) -> Partial:
-    """An environment.yml mapping -> conda specs, channels, priority and pip lines (pure)."""
+                      name_of_path: NameOfPath | None = None, base: str = "") -> Partial:
+    """An environment.yml mapping -> conda specs, channels, priority and pip lines (pure).
+
+    `base` is the file's folder relative to the root: conda runs pip there, so the
+    `pip:` section's relative paths (`-e .`, `-r requirements.txt`) start from it.
+    """
     origin_of = origin_of or no_positions("environment.yml")
     if not isinstance(doc, Mapping):
         raise SpecError("expected a mapping with `channels:` and `dependencies:` at the top",
@@ -83,6 +113,7 @@ def parse_environment(doc: Any, origin_of: OriginOf | None = None,
                         f"{priority!r}", where=str(origin_of(("channel_priority",))),
                         hint="use strict (what dockyard does by default)")
     conda: list[CondaRequirement] = []
+    notes: list[str] = []
     pip = LineReader(read_include, name_of_path)
     deps = doc.get("dependencies") or []
     if not isinstance(deps, list):
@@ -91,21 +122,34 @@ def parse_environment(doc: Any, origin_of: OriginOf | None = None,
     for i, item in enumerate(deps):
         path = ("dependencies", i)
         if isinstance(item, Mapping) and list(item) == ["pip"]:
-            for j, line in enumerate(item["pip"] or []):
-                pip.line(str(line), origin_of(path + ("pip", j)), "main")
+            lines = item["pip"] or []
+            if not isinstance(lines, list):
+                raise SpecError("pip: expected a list of requirement lines, got "
+                                f"{type(lines).__name__} {quote(str(lines))}",
+                                where=str(origin_of(path + ("pip",))),
+                                hint="write each pip line as a list item under `- pip:`, "
+                                     "e.g.\n    - pip:\n        - numpy")
+            for j, line in enumerate(lines):
+                if isinstance(line, (Mapping, list)) or line is None:
+                    raise SpecError(f"pip: item {j} is not a requirement line",
+                                    where=str(origin_of(path + ("pip", j))),
+                                    hint="write it as a string, e.g. `- numpy>=1.25`")
+                pip.line(str(line), origin_of(path + ("pip", j)), "main", base)
         elif isinstance(item, str):
-            conda.append(match_spec(item, origin_of(path)))
+            req, note = _match_spec(item, origin_of(path))
+            conda.append(req)
+            if note:
+                notes.append(note)
         else:
-            raise SpecError(f"unexpected dependency entry {item!r}", where=str(origin_of(path)),
+            raise SpecError(f"unexpected dependency entry {quote(str(item))}",
+                            where=str(origin_of(path)),
                             hint="each entry is a match spec string or a `pip:` list")
-    return Partial(
+    part = pip.partial(
         name=str(doc["name"]) if doc.get("name") is not None else None,
         conda=tuple(conda),
-        conda_pip=tuple(pip.reqs),
-        constraints=tuple(pip.constraints),
         channels=tuple(clean_channel(str(c)) for c in channels if str(c) != "nodefaults"),
         channel_priority=str(priority) if priority is not None else None,
-        indexes=tuple(pip.indexes),
-        includes=tuple(pip.includes),
+        notes=tuple(notes),
     )
+    return replace(part, pypi=(), conda_pip=part.pypi)
 

@@ -82,8 +82,12 @@ def _wrap(line: str, width: int = 92) -> list[str]:
                          break_on_hyphens=False)
 
 
-def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset()) -> str:
-    """dockyard.toml text describing `spec`, with sensible active defaults."""
+def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset(),
+                    environment: str | bool | None = None) -> str:
+    """dockyard.toml text describing `spec`, with sensible active defaults.
+
+    `environment` is the choice `dockyard init --environment` was given (False: none);
+    a file found on its own in a subfolder is written too, so the choice is explicit."""
     out: list[str] = []
 
     def add(line: str) -> None:
@@ -115,10 +119,16 @@ def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset()) -> s
     found_tools = sorted(asked & tools)
     if found_tools:
         add(f"# {', '.join(found_tools)}: build/environment tools, not installed in the image.")
-    pins = sorted({p.source for p in spec.pins})
-    for source in pins:
-        count = sum(1 for p in spec.pins if p.source == source)
-        add(f"# {source}: {count} pinned versions, honoured (see install.honour-project-lock).")
+    for lock in spec.locks:
+        entries = [p for p in lock.pins if not p.local]
+        if not entries:
+            continue
+        names = [p.name for p in entries]
+        split = len(names) - len(set(names))
+        more = (f"; {split} packages listed more than once (per Python version, platform or "
+                "extra): those that apply to the target bind") if split else ""
+        add(f"# {lock.file}: {len(entries)} pinned versions, honoured (see "
+            f"install.honour-project-lock){more}.")
 
     python, how = interpreter(spec)
     add("")
@@ -175,6 +185,15 @@ def render_settings(spec: ProjectSpec, tools: frozenset[str] = frozenset()) -> s
         add("# No environment file; conda is used for what [sources] assigns to it.")
     add(f"# channels = {_list(spec.channels or ('conda-forge',))}")
     add(f'# channel-priority = "{spec.channel_priority}"')
+    add("# The conda environment file (part of the lock's inputs); false: none.")
+    if environment is False:
+        add("environment = false")
+    elif spec.environment and (environment or "/" in spec.environment):
+        add(f"environment = {_quote(spec.environment)}")
+    elif spec.environment:
+        add(f"# environment = {_quote(spec.environment)}   # found at the root")
+    else:
+        add('# environment = "binder/environment.yml"')
 
     add("")
     if spec.indexes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..spec import CondaRequirement, Index, Pin, PypiRequirement
+from ..spec import CondaRequirement, Index, Origin, Pin, ProjectLock, PypiRequirement
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +21,8 @@ class Partial:
     pins: tuple[Pin, ...] = ()
     optional_groups: tuple[str, ...] = ()
     includes: tuple[str, ...] = ()  # other files read on the way (requirements -r/-c)
+    locks: tuple[ProjectLock, ...] = ()
+    requires_python_origin: Origin | None = None
+    selected_groups: tuple[str, ...] = ()  # pip's `--group NAME` in an environment file
+    find_links: tuple[str, ...] = ()  # pip's --find-links (URLs or folders)
+    notes: tuple[str, ...] = ()  # decisions to tell (`dask[complete]` read as `dask`)

@@ -32,10 +32,38 @@ _BARE_USERINFO = re.compile(r"(?<![\w/])[^\s/@:'\"]+:[^\s/@'\"]+@")
 _CONDA_TOKEN = re.compile(r"(://[^/\s]+)/t/[^/\s]+")
 
 
+_WORD_SECRET = re.compile(r"\b(password|passwd|token|secret|api[_-]?key)(\s*[:=]?\s+|[:=])\S+",
+                          re.IGNORECASE)
+
+
 def safe_text(text: str) -> str:
-    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact)
-    and anaconda.org-style channel tokens (`https://host/t/TOKEN/channel`)."""
-    return _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
+    """`redact`, plus `user:secret@host` written without a scheme (not a URL to redact),
+    anaconda.org-style channel tokens (`https://host/t/TOKEN/channel`) and netrc-style
+    `password WORD` (a credentials file included by mistake)."""
+    text = _CONDA_TOKEN.sub(r"\1/t/***", _BARE_USERINFO.sub("***@", redact(text)))
+    return _WORD_SECRET.sub(lambda m: f"{m[1]}{m[2]}***", text)
+
+
+def pasteable(url: str) -> str:
+    """A URL a hint may suggest: no userinfo and no secret query parameter at all
+    (`***` in a suggestion breaks when pasted; credentials come from netrc or the
+    environment, never from the URL)."""
+    split = urlsplit(strip_credentials(url))
+    query = "&".join(p for p in split.query.split("&")
+                     if p and not redact("?" + p).endswith("***"))
+    return split._replace(query=query).geturl()
+
+
+def quote(text: str, limit: int = 120) -> str:
+    """Text from a file, as an error message may show it: redacted, its first line only,
+    cut to `limit` characters (a file included by mistake is never printed whole)."""
+    lines = text.strip().splitlines() or [""]
+    shown = safe_text(lines[0])
+    if len(shown) > limit:
+        shown = shown[:limit] + "..."
+    if len(lines) > 1:
+        shown += f" (+{len(lines) - 1} more lines)"
+    return repr(shown)
 
 
 def clean_channel(channel: str) -> str:
@@ -46,7 +74,13 @@ def clean_channel(channel: str) -> str:
 
 def git_source(url: str, kind: str = "default", ref: str | None = None,
                subdirectory: str | None = None) -> GitSource:
-    """A GitSource from a plain repository URL (not the pip `git+...@ref#...` form)."""
+    """A GitSource from a plain repository URL (not the pip `git+...@ref#...` form).
+
+    A pip-style fragment left in the URL (`repo.git#egg=name`, `#subdirectory=x`, as
+    FinRL's pyproject writes it) is read, not sent to git as part of the address."""
+    url, _, fragment = url.partition("#")
+    params = {k: v[-1] for k, v in parse_qs(fragment).items()}
+    subdirectory = subdirectory or params.get("subdirectory")
     return GitSource(url=clean_url(url), kind=kind, ref=ref, subdirectory=subdirectory)  # type: ignore[arg-type]
 
 
@@ -72,8 +106,8 @@ def requirement(text: str, origin: Origin, group: str = "main",
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise SpecError(f"not a valid PEP 508 requirement: {safe_text(text)!r} "
-                        f"({safe_text(str(exc))})",
+        raise SpecError(f"not a valid PEP 508 requirement: {quote(text)} "
+                        f"({quote(str(exc)).strip(chr(39))})",
                         where=str(origin),
                         hint='write it as NAME[EXTRAS] SPECIFIER ; MARKER, e.g. '
                              '"numpy>=1.25,<2" or "torch ; sys_platform == \'linux\'"') from None

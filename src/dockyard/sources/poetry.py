@@ -96,8 +96,20 @@ def convert(constraint: str, origin: Origin) -> str:
 
 def python_marker(constraint: str, origin: Origin) -> str:
     """`python = ">=3.11"` on a dependency -> `python_version >= "3.11"`."""
+    return _as_marker(SpecifierSet(convert(constraint, origin)))
+
+
+def python_marker_of(constraint: str) -> str:
+    """`python_marker` for lock files: "" (always) where PEP 440 cannot say the constraint."""
+    try:
+        return _as_marker(SpecifierSet(to_pep440(constraint)))
+    except (ValueError, InvalidSpecifier):
+        return ""
+
+
+def _as_marker(specs: SpecifierSet) -> str:
     parts = []
-    for spec in SpecifierSet(convert(constraint, origin)):
+    for spec in specs:
         version = spec.version
         var = "python_full_version" if version.count(".") >= 2 and "*" not in version \
             else "python_version"

@@ -197,9 +197,12 @@ def parse_pyproject(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
             raise SpecError(f"requires-python is not a PEP 440 specifier: {requires_python!r}",
                             where=str(origin_of(("project", "requires-python"))),
                             hint='e.g. requires-python = ">=3.11,<3.14"') from None
+    python_path: Path_ = (("project", "requires-python") if requires_python is not None
+                          else ("tool", "poetry", "dependencies", "python"))
     return Partial(
         name=doc.get("project", {}).get("name") or poetry.get("name"),
         requires_python=_intersect(requires_python, poetry.get("python")),
+        requires_python_origin=origin_of(python_path),
         pypi=tuple(reqs + poetry["pypi"]),
         indexes=tuple(_uv_indexes(uv, origin_of) + poetry["indexes"]),
         # PEP 735 groups are opt-in for an image (uv's default "dev" is for developers).

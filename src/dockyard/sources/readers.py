@@ -138,3 +138,17 @@ def load_yaml(path: Path, name: str | None = None) -> Loaded:
     text, digest = _read_text(path, name)
     doc, positions = loads_yaml(text, name)
     return Loaded(name, doc, positions, digest, text)
+
+
+def yaml_document(text: str, name: str) -> Any:
+    """A large YAML document (a conda or pixi lock) without positions: C loader when present."""
+    import yaml  # type: ignore[import-untyped]
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark is not None else name
+        raise SpecError(f"not valid YAML: {safe_text(str(getattr(exc, 'problem', exc)))}",
+                        where=where, hint="regenerate the lock file with its tool") from None

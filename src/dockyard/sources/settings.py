@@ -6,7 +6,9 @@ expected (`target.cuda: expected a string like "12.6", got 12.6`).
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,11 +63,14 @@ SCHEMA: dict[str, dict[str, tuple[_Check, str]]] = {
         "extras": (_strlist, 'a list of extra names like ["gpu"]'),
         "constraints": (_strlist, 'a list of PEP 508 strings like ["pyarrow<26"]'),
         "honour-project-lock": (_bool, "true or false"),
+        "unpin": (_strlist, 'a list of package names like ["xesmf"]'),
         "kernel": (_bool, "true or false"),
     },
     "conda": {
         "channels": (_strlist, 'a list of channel names like ["conda-forge"]'),
         "channel-priority": (lambda v: v in PRIORITIES, f"one of {', '.join(PRIORITIES)}"),
+        "environment": (lambda v: v is False or (_str(v) and bool(v) and not v.startswith("/")),
+                        'a path in the project like "ci/environment.yml", or false'),
     },
     "index": {
         "name": (lambda v: _str(v) and bool(v), 'a name like "pytorch-cu126"'),
@@ -81,7 +86,10 @@ FREE_TABLES = {
     "sources": ((lambda v: v in OWNERS), '"conda" or "pypi"'),
     "routes": ((lambda v: _str(v) and bool(v)), "the name of an [[index]]"),
 }
-TOP = tuple(SCHEMA) + tuple(FREE_TABLES)
+# Tables read by their own commands (`dockyard cluster`: dockyard.cluster.settings): they say
+# where and how the image runs, not what it holds, so they stay out of the lock's inputs.
+DEPLOYMENT_TABLES = ("cluster",)
+TOP = tuple(SCHEMA) + tuple(FREE_TABLES) + DEPLOYMENT_TABLES
 
 
 def _shown(value: Any) -> str:
@@ -163,6 +171,8 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
         indexes=indexes,
         routes=free["routes"],
         honour_project_lock=values.get("install.honour-project-lock", True),
+        unpin=tuple(canonicalize_name(n) for n in values.get("install.unpin", ())),
+        environment=values.get("conda.environment"),
         kernel=values.get("install.kernel", True),
         accept_cuda_mismatch=values.get("cuda.accept-mismatch", False),
         origin=origin_of(()),
@@ -195,6 +205,32 @@ def _indexes(doc: Mapping[str, Any], origin_of: OriginOf) -> tuple[Index, ...]:
                          explicit=entry.get("explicit", False),
                          default=entry.get("default", False), origin=origin_of(path)))
     return tuple(out)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_\-\"' .]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def lock_digest(text: str, doc: Mapping[str, Any]) -> str:
+    """The sha256 the lock's inputs record for dockyard.toml: its bytes without the
+    DEPLOYMENT_TABLES, so that editing [cluster] does not make the lock stale. A file
+    whose deployment tables cannot be cut out by their headers is hashed whole."""
+    if not any(t in doc for t in DEPLOYMENT_TABLES):
+        return hashlib.sha256(text.encode()).hexdigest()
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        m = _HEADER.match(line)
+        if m:
+            top = m[1].split(".", 1)[0].strip().strip("\"'")
+            skipping = top in DEPLOYMENT_TABLES
+        if not skipping:
+            kept.append(line)
+    rest = "".join(kept)
+    try:
+        same = tomllib.loads(rest) == {k: v for k, v in doc.items()
+                                       if k not in DEPLOYMENT_TABLES}
+    except tomllib.TOMLDecodeError:
+        same = False
+    return hashlib.sha256((rest if same else text).encode()).hexdigest()
 
 
 def read_settings(path: Path, name: str | None = None) -> Settings:

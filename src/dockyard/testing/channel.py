@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import aio
+
 SITE_PACKAGES = "lib/python3.12/site-packages"
 # A fixed timestamp: the same definitions give the same archives and the same index.
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -100,7 +102,7 @@ def build_channel(channel_dir: Path, packages: Sequence[CondaPackage],
         (channel_dir / subdir).mkdir(parents=True, exist_ok=True)
     coro = index_fs(channel_dir, target_platform=None, write_zst=False, write_shards=False)
     if asyncio.iscoroutine(coro):
-        asyncio.run(coro)
+        aio.run(coro)
     return channel_dir.as_uri()
 
 

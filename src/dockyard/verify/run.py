@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .. import lifecycle
 from ..engines import CliEngine
 from ..errors import VerifyError
 from ..lock.model import Lock, loads
@@ -69,9 +70,11 @@ def verify_image(
 
     name = container_name or f"dockyard-verify-{uuid.uuid4().hex[:12]}"
     say(f"starting {image}")
-    _engine(engine.check, "run", "-d", "--name", name, "-p", f"127.0.0.1::{launch.port}",
-            image, *launch.argv, what="run")
+    # registered before it exists: a signal during `run -d` still removes it
+    container = lifecycle.register_command(_rm_args(engine, name), f"container {name}")
     try:
+        _engine(engine.check, "run", "-d", "--name", name, "-p", f"127.0.0.1::{launch.port}",
+                "--label", f"io.dockyard.pid={os.getpid()}", image, *launch.argv, what="run")
         say("waiting for Jupyter")
         client, port, version = _wait_for_jupyter(engine, name, image, launch, timeout)
         secret = client.token
@@ -96,7 +99,7 @@ def verify_image(
         exc.message = cmdmod.hide(exc.message, secret)
         raise
     finally:
-        _remove(engine, name)
+        lifecycle.release(container, run=True)
     return VerifyReport(image=image, kernel=chosen, command=shown, checks=tuple(checks))
 
 
@@ -202,13 +205,9 @@ def _engine(call, *args, timeout: float = ENGINE_TIMEOUT, **kwargs):
                           f"{timeout:.0f} s", hint="is the container engine overloaded?") from None
 
 
-def _remove(engine: CliEngine, name: str) -> None:
+def _rm_args(engine: CliEngine, name: str) -> list[str]:
     extra = ("-t", "0") if engine.name == "podman" else ()
-    try:
-        _engine(engine.cli, "rm", "-f", *extra, name, timeout=120)
-    except VerifyError:
-        log.warning("could not remove container %s: remove it with `%s rm -f %s`",
-                    name, engine.name, name)
+    return [engine.binary, "rm", "-f", *extra, name]
 
 
 def _kernel_checks(engine, name, client, kernel_id, env, labels, lock, *, is_app,
