@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
 
-from dockyard.testing.cli import run_cli
 from dockyard.testing.example import locked_example
 
 
@@ -17,13 +15,3 @@ def example(tmp_path_factory):
         copy = tmp_path_factory.mktemp("example") / "minicase"
         shutil.copytree(project, copy)
         yield copy
-
-
-def build(project, base, *extra, ok: bool = True):
-    """`dockyard build --engine none ...`: (the image's digest, the output)."""
-    code, out = run_cli("build", "--base", base, "--project", str(project), "--engine", "none",
-                        *extra)
-    if not ok:
-        return code, out
-    assert code == 0, out
-    return re.search(r"assembled\s+(sha256:[0-9a-f]{64})", out).group(1), out

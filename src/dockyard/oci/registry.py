@@ -49,17 +49,14 @@ def is_loopback(host: str) -> bool:
 
 def parse_reference(ref: str) -> tuple[str, str, str]:
     """"[docker://]HOST[:PORT]/NAME[:TAG|@DIGEST]" -> (host, name, tag or digest)."""
-    text = ref.removeprefix("docker://")
-    host, _, rest = text.partition("/")
-    if not rest or ("." not in host and ":" not in host and host != "localhost"):
+    from ..audit.registry import split_ref
+    from ..errors import AuditError
+
+    try:
+        return split_ref(ref.removeprefix("docker://"))
+    except AuditError:
         raise BuildError(f"{ref!r} does not name a registry",
-                         hint="write HOST[:PORT]/NAME[:TAG], e.g. 127.0.0.1:5000/app:1")
-    if "@" in rest:
-        name, _, tag = rest.partition("@")
-    else:
-        last = rest.rsplit("/", 1)[-1]
-        name, _, tag = rest.rpartition(":") if ":" in last else (rest, "", "latest")
-    return host, name, tag
+                         hint="write HOST[:PORT]/NAME[:TAG], e.g. 127.0.0.1:5000/app:1") from None
 
 
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):

@@ -9,8 +9,8 @@ import subprocess
 import urllib.request
 
 import pytest
+from assembling import build
 
-from conftest import build
 from dockyard.oci.base import open_base
 from dockyard.oci.probe import probe_layers
 from dockyard.probe import probe_base

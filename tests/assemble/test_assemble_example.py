@@ -15,8 +15,8 @@ import tarfile
 import time
 
 import pytest
+from assembling import build
 
-from conftest import build
 from dockyard.oci.base import open_base
 from dockyard.testing.cli import run_cli
 
@@ -129,7 +129,9 @@ def test_code_only_rebuild_rewrites_only_the_project_layer(example, assembled, p
     project = tmp_path / "minicase"
     shutil.copytree(example, project)
     init = project / "minicase" / "__init__.py"
-    init.write_text(init.read_text().replace('MESSAGE = "minicase v1"', 'MESSAGE = "minicase v2"'))
+    token = f"v2-{time.time_ns()}"  # a change never built before (the layer cache would hit)
+    init.write_text(init.read_text().replace('MESSAGE = "minicase v1"',
+                                             f'MESSAGE = "minicase {token}"'))
     start = time.monotonic()
     digest, out = build(project, platform_base, "-t", f"{TAG}:code", "--load")
     elapsed = time.monotonic() - start
@@ -140,6 +142,32 @@ def test_code_only_rebuild_rewrites_only_the_project_layer(example, assembled, p
     done = podman.run(f"{TAG}:code", ["/opt/dockyard/env/bin/python", "-c",
                                       "import minicase; print(minicase.MESSAGE)"],
                       options=["-e", "TINYGEO_DATA=/opt/dockyard/env/share/tinygeo"])
-    assert "minicase v2" in done.stdout, done.stdout + done.stderr
+    assert f"minicase {token}" in done.stdout, done.stdout + done.stderr
     podman.cli("rmi", "-f", f"{TAG}:code")
     print(f"code-only rebuild with --load: {elapsed:.1f} s")
+
+
+def test_check_reports_drift_from_the_images_sbom(assembled, podman, tmp_path):
+    """The SBOM inside the image against what a later layer left there."""
+    site = "/opt/dockyard/env/lib/python3.12/site-packages"
+    (tmp_path / "Containerfile").write_text(
+        f"FROM {assembled[0]}\nUSER root\n"
+        f"RUN rm -rf {site}/xarray-*.dist-info && mkdir {site}/extra_pkg-1.0.dist-info && "
+        f"printf 'Name: extra-pkg\\nVersion: 1.0\\n' > {site}/extra_pkg-1.0.dist-info/METADATA"
+        f" && touch {site}/extra_pkg-1.0.dist-info/RECORD\nUSER 1000\n")
+    tag = f"{TAG}:drift"
+    podman.build(str(tmp_path), containerfile=str(tmp_path / "Containerfile"), tag=tag)
+    try:
+        code, out = run_cli("check", tag, "--json", str(tmp_path / "findings.json"))
+        findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+        drift = [f for f in findings if f["code"] == "sbom-drift"]
+        assert code == 1 and len(drift) == 1, out
+        assert "listed, not installed: xarray" in " ".join(drift[0]["details"])
+        assert "installed, not listed: extra-pkg 1.0 (pypi)" in drift[0]["details"]
+    finally:
+        podman.cli("rmi", "-f", tag)
+    # the image itself: no drift, and its SBOM is valid CycloneDX
+    code, out = run_cli("sbom", assembled[0], "-o", str(tmp_path / "sbom.json"), "--validate")
+    assert code == 0, out
+    sbom = json.loads((tmp_path / "sbom.json").read_text())
+    assert {c["name"] for c in sbom["components"]} >= {"python", "tinygeo", "xarray", "xrpatch"}
