@@ -71,6 +71,7 @@ def build_inventory(image: RawImage, base: ImageConfig | None = None) -> Invento
         owners={p: d.name for p, d in owners.items() if p in files},
         torch_cuda=torch_cuda(contents),
         base=base, base_layers=base_layers,
+        sbom=contents.get("/opt/dockyard/sbom.cdx.json", b""),
     )
 
 

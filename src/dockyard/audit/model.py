@@ -186,6 +186,7 @@ class Inventory:
     torch_cuda: tuple[tuple[str, str], ...] = ()   # (torch/version.py path, cuda)
     base: ImageConfig | None = None
     base_layers: int = 0              # how many leading layers come from the base
+    sbom: bytes = b""                 # the SBOM dockyard wrote into the image, if any
 
     @property
     def wasted(self) -> int:
