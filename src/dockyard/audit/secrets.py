@@ -189,15 +189,14 @@ def scan_text(where: str, text: str, *, config: bool = True,
             preview = f"{kind} ***"
         hits.append(SecretHit(kind=kind, where=loc, preview=preview))
 
-    account = _SERVICE_ACCOUNT.search(text)
-    if account and '"private_key"' in text:
-        m = _GCP_KEY.search(text)
-        hit("gcp-service-account-key", m or account, m[0] if m else "x",
+    keys = [m for m in _GCP_KEY.finditer(text) if "PRIVATE KEY" in m[0]]   # a real key
+    if keys and _SERVICE_ACCOUNT.search(text):   # one finding for the file, at the key
+        hit("gcp-service-account-key", keys[0], keys[0][0],
             '"type": "service_account", "private_key": "***"')
     else:
         for m in _PRIVATE_KEY.finditer(text):
             hit("private-key", m, m[0], f"-----BEGIN {m[1]}----- ***")
-        for m in _GCP_KEY.finditer(text):
+        for m in keys:
             hit("gcp-service-account-key", m, m[0], '"private_key": "***"')
     for m in _URL_CREDS.finditer(text):
         found = _url_secret(m)
