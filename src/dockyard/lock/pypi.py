@@ -20,7 +20,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomli_w
@@ -184,7 +184,18 @@ def compile(
         log.info("uv pip compile (edges, offline): %.2f s", time.perf_counter() - start)
         if not notes.ok:
             raise _uv_error(notes.stderr or notes.stdout, request)
-    return packages_from(pylock, notes.stdout)
+    return _relative_paths(packages_from(pylock, notes.stdout), request.root)
+
+
+def _relative_paths(pkgs: tuple[LockedPackage, ...], root: str) -> tuple[LockedPackage, ...]:
+    """Path dependencies as the lock keeps them: relative to the project, never this
+    machine's absolute path (the lock travels)."""
+    out = []
+    for p in pkgs:
+        if p.source.startswith("path:") and os.path.isabs(p.source[5:]):
+            p = replace(p, source="path:" + Path(os.path.relpath(p.source[5:], root)).as_posix())
+        out.append(p)
+    return tuple(out)
 
 
 _LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)\s*\S.*?"
