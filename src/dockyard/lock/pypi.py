@@ -30,7 +30,7 @@ from .. import lifecycle
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from ..runner import Runner, SubprocessRunner, which
-from ..spec import Index, PypiRequirement
+from ..spec import DependencyMetadata, Index, PypiRequirement
 from .model import Artifact, LockedPackage
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Request:
     root: str = "."  # the project root, for path dependencies
     env: Mapping[str, str] = field(default_factory=dict)
     find_links: tuple[str, ...] = ()  # pip --find-links pages (URLs) or folders (relative)
+    dependency_metadata: tuple[DependencyMetadata, ...] = ()  # the project's, for uv
 
 
 def pyproject_for(request: Request) -> dict:
@@ -353,6 +354,18 @@ def _uv_error(text: str, request: Request) -> LockError:
                      "see uv's message above")
 
 
+def uv_settings(request: Request) -> dict:
+    """Settings uv reads from a config file, not from the requirements' pyproject: the
+    project's `[[tool.uv.dependency-metadata]]` (what cannot be built to be read)."""
+    if not request.dependency_metadata:
+        return {}
+    return {"dependency-metadata": [
+        {k: v for k, v in (("name", m.name), ("version", m.version),
+                           ("requires-dist", list(m.requires_dist)),
+                           ("requires-python", m.requires_python)) if v}
+        for m in request.dependency_metadata]}
+
+
 def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
     """Write uv's inputs into `work`; the `uv pip compile` command line that reads them.
 
@@ -361,7 +374,12 @@ def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
     (work / "pyproject.toml").write_text(tomli_w.dumps(pyproject_for(request)))
     if request.constraints:
         (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
-    return _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
+    args = _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
+    settings = uv_settings(request)
+    if settings:  # an explicit --config-file is read even with UV_NO_CONFIG
+        (work / "uv.toml").write_text(tomli_w.dumps(settings))
+        args += ["--config-file", str(work / "uv.toml")]
+    return args
 
 
 __all__ = ["PYPI_FILES", "PYPI_SIMPLE", "Request", "Target", "compile", "packages_from",

@@ -77,6 +77,7 @@ def pypi_request(spec: ProjectSpec, requests: rules.Requests,
         routes=settings.routes,
         root=spec.root,
         find_links=spec.find_links,
+        dependency_metadata=spec.dependency_metadata,
     )
 
 
