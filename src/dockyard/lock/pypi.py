@@ -174,7 +174,7 @@ def compile(
                    cwd=work, env=env, on_line=on_line)
         log.info("uv pip compile (pylock): %.2f s", time.perf_counter() - start)
         if not done.ok:
-            raise _uv_error(done.stderr or done.stdout, request)
+            raise _uv_error(_scrub(done.stderr or done.stdout, work), request)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
         # The edges and index of each package: cheap, the cache is warm now.
         start = time.perf_counter()
@@ -184,7 +184,7 @@ def compile(
             notes = run(edges, cwd=work, env=env)
         log.info("uv pip compile (edges, offline): %.2f s", time.perf_counter() - start)
         if not notes.ok:
-            raise _uv_error(notes.stderr or notes.stdout, request)
+            raise _uv_error(_scrub(notes.stderr or notes.stdout, work), request)
     return _relative_paths(packages_from(pylock, notes.stdout), request.root)
 
 
@@ -274,6 +274,12 @@ _SHOWN = 20
 _BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`@ ]+) @ ([^`]+)`")
 _LOCAL_BUILD = re.compile(r"\b([A-Za-z0-9_.-]+)(?:==|\s)v?([0-9][0-9.]*)"
                           r"\+(cu\d+|cpu|rocm[0-9.]+)\b")
+
+
+def _scrub(text: str, work: Path) -> str:
+    """uv names the throwaway files dockyard wrote for it; the user never saw them."""
+    text = text.replace(str(work / "pyproject.toml"), "dockyard's request to uv")
+    return text.replace(str(work), "dockyard's uv work folder")
 
 
 def _uv_error(text: str, request: Request) -> LockError:
