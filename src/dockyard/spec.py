@@ -184,6 +184,7 @@ class Settings:
     environment: str | bool | None = None  # environment file chosen; False: none
     kernel: bool = True  # the env becomes a Jupyter kernel: the lock adds ipykernel
     accept_cuda_mismatch: bool = False
+    allow_secrets: tuple[str, ...] = ()  # [secrets] allow: files meant to ship (globs)
     origin: Origin = field(default_factory=lambda: Origin("dockyard.toml"))
 
     def source_for(self, name: str) -> Owner | None:
