@@ -46,7 +46,8 @@ class LayerScan:
     opaques: tuple[str, ...] = ()     # dirs whose lower content this layer hides
     contents: dict[str, bytes] = field(default_factory=dict)  # small metadata files
     secrets: tuple[SecretHit, ...] = ()
-    diff_id: str | None = None        # sha256 of the uncompressed tar, when computed
+    diff_id: str | None = None        # digest of the uncompressed tar, as read
+    blob_digest: str | None = None    # digest of the bytes as read (compressed or not)
 
     @property
     def size(self) -> int:
@@ -185,6 +186,7 @@ class Inventory:
     torch_cuda: tuple[tuple[str, str], ...] = ()   # (torch/version.py path, cuda)
     base: ImageConfig | None = None
     base_layers: int = 0              # how many leading layers come from the base
+    sbom: bytes = b""                 # the SBOM dockyard wrote into the image, if any
 
     @property
     def wasted(self) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import lifecycle
 from ..errors import BuildError
+from ..fsutil import ensure_writable
 from ..pipeline import Prepared, base_ref, open_project, parse_secrets
 from ..pipeline import prepare as pipeline_prepare
 from .ui import Ui
@@ -24,7 +25,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="the project directory (default: .)")
     p.add_argument("--settings", type=Path, default=None, metavar="FILE",
                    help="deployment settings (default: DIR/dockyard.toml when present)")
-    p.add_argument("--engine", metavar="NAME", help="podman or docker (default: the first found)")
+    p.add_argument("--engine", metavar="NAME", help="podman or docker (default: the first "
+                   "found); `none` assembles the image on the host (build only)")
     p.add_argument("--kernel-name", metavar="NAME", help="kernel name (default: the project's)")
     p.add_argument("--display-name", metavar="TEXT",
                    help='kernel display name (default: "PROJECT (Python X.Y)")')
@@ -45,6 +47,10 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--push", metavar="DEST", help="push the image to this registry reference")
     p.add_argument("--no-cache", action="store_true",
                    help="rebuild every layer (the engine's layer cache is not used)")
+    p.add_argument("--output", action="append", metavar="oci:DIR|oci-archive:FILE",
+                   help="with --engine none: write the image there (repeatable)")
+    p.add_argument("--load", action="store_true",
+                   help="with --engine none: load the image into podman/docker as TAG")
     return p
 
 
@@ -67,8 +73,20 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..render import CONTAINERFILE, render
     from ..render.stage import stage_context
 
+    if args.engine == "none":
+        from .assemble import build_without_engine
+
+        return build_without_engine(args, ui)
+    if args.output or args.load:
+        raise BuildError("--output and --load go with --engine none",
+                         hint="add --engine none, or use --push with an engine build")
     if not args.tag and not args.containerfile_only:
         raise BuildError("no image name", hint="pass -t TAG (or --containerfile-only OUT)")
+    if args.containerfile_only:   # before probing and staging, not after
+        out = args.containerfile_only.resolve()
+        while not out.exists() and out.parent != out:   # it is made with its parents
+            out = out.parent
+        ensure_writable(out, "the output folder")
     p = prepare(args, ui)
     for note in p.plan.notes:
         ui.warn(note)

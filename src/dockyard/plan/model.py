@@ -118,6 +118,7 @@ class BuildPlan:
     notes: tuple[str, ...]
     base_cmd: tuple[str, ...] | None  # kept as is (never written)
     base_entrypoint: tuple[str, ...] | None
+    allow_secrets: tuple[str, ...] = ()  # dockyard.toml [secrets] allow: files meant to ship
 
     @property
     def owner(self) -> str:

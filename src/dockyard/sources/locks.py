@@ -18,15 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from packaging.utils import canonicalize_name
 
 from ..errors import SpecError
 from ..spec import LockEdge, Pin, ProjectLock
 from .locate import OriginOf, no_positions
-from .pep508 import clean_url
-from .poetry import python_marker_of, to_pep440
+from .pep508 import clean_url, split_url
+from .poetry import _and, python_marker_of, to_pep440
 
 
 def _packages(doc: Mapping[str, Any], origin_of: OriginOf, what: str) -> list[Mapping[str, Any]]:
@@ -56,11 +56,6 @@ def _poetry_spec(constraint: Any) -> str:
         return to_pep440(str(constraint))
     except ValueError:
         return ""
-
-
-def _and(*markers: str) -> str:
-    live = [m for m in markers if m]
-    return " and ".join(f"({m})" for m in live) if len(live) > 1 else (live[0] if live else "")
 
 
 def _poetry_edges(name: str, value: Any) -> list[LockEdge]:
@@ -200,7 +195,7 @@ def parse_uv_lock(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
 
 def git_reference(url: str) -> tuple[str, str | None]:
     """`https://host/repo?branch=main#abc` -> ("branch", "main"); no query: ("default", None)."""
-    query = parse_qs(urlsplit(url.split("#", 1)[0]).query)
+    query = parse_qs(split_url(url.split("#", 1)[0]).query)
     for kind in ("branch", "tag", "rev"):
         if kind in query:
             return kind, query[kind][-1]
