@@ -255,7 +255,9 @@ def main(argv: list[str]) -> int:
         deadline = start + seconds * (i + 1) / len(parts)
         fn = fuzz_sources if part == "sources" else fuzz_images
         counts[part] = fn(rng, work, deadline, report)
+    status = Path("/proc/self/status").read_text()
     print(json.dumps({"ok": True, "seed": seed, "inputs": counts,
+                      "peak_kib": int(status.split("VmHWM:")[1].split()[0]),
                       "look_at": sorted(slowest, reverse=True)[:8]}), flush=True)
     return 0
 

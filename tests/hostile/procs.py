@@ -14,6 +14,26 @@ from pathlib import Path
 
 DOCKYARD = [sys.executable, "-c", "from dockyard.cli import run; run()"]
 
+# `dockyard` that prints its own peak RSS (VmHWM) last, on stderr. Measured inside: a
+# child's ru_maxrss starts at its parent's RSS at fork (the kernel keeps the old
+# mm's high-water mark across exec), so from a 350 MB pytest it reads 350 MB at least.
+_HWM = ("import atexit, sys\n"
+        "def hwm():\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    print('VmHWM_KIB', status.split('VmHWM:')[1].split()[0], file=sys.stderr)\n"
+        "atexit.register(hwm)\n"
+        "from dockyard.cli import run\n"
+        "run()\n")
+DOCKYARD_MEASURED = [sys.executable, "-c", _HWM]
+
+
+def peak_of(output: str) -> int:
+    """The peak RSS in bytes that DOCKYARD_MEASURED printed."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("VmHWM_KIB "):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM in the output:\n{output[-2000:]}")
+
 
 def children(pid: int) -> list[int]:
     """Every live descendant of `pid` (from /proc)."""

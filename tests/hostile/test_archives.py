@@ -24,23 +24,18 @@ from dockyard.audit.sources import parse_ref, read_image
 from dockyard.errors import AuditError
 from dockyard.testing import archives as A
 
-from .procs import DOCKYARD
+from .procs import DOCKYARD_MEASURED, peak_of
 
 RSS_LIMIT = 256 << 20
 
 
-def peak_rss(args: list[str], cwd: Path) -> tuple[int, str, int]:
-    """Run ARGS; its exit code, output and its own peak RSS (wait4), in bytes."""
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd,
-                            env={**os.environ, "COLUMNS": "200"})
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out.decode("utf-8", "replace"), usage.ru_maxrss * 1024
-
-
 def dockyard_check(target: str, cwd: Path) -> tuple[int, str, int]:
-    return peak_rss([*DOCKYARD, "check", target, "--fail-on", "never"], cwd)
+    """`dockyard check TARGET` as a process: exit code, output, its own peak RSS (bytes)."""
+    done = subprocess.run([*DOCKYARD_MEASURED, "check", target, "--fail-on", "never"],
+                          capture_output=True, text=True, cwd=cwd, timeout=600,
+                          env={**os.environ, "COLUMNS": "200"})
+    out = done.stdout + done.stderr
+    return done.returncode, out, peak_of(out)
 
 
 def assert_clean_error(code: int, out: str, *needles: str) -> None:
