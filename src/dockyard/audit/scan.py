@@ -36,6 +36,7 @@ _CONTENT_CAPS = (
     (re.compile(r"^/usr/local/cuda[^/]*/version\.(json|txt)$"), 64 << 10),
     (re.compile(r"\.egg-info(/PKG-INFO)?$"), 16 << 10),
     (re.compile(r"^/var/lib/dpkg/info/[^/]+\.list$"), 16 << 20),
+    (re.compile(r"^/etc/(passwd|group)$"), 1 << 20),   # who USER and the variables name
 )
 SECRET_CAP = 1 << 20
 
@@ -114,7 +115,7 @@ def scan_layer(stream: BinaryIO, digest: str,
             if member.isfile():
                 entries.append(_file(member, path, contents, secrets))
             elif member.type == b"5":
-                entries.append(Entry(path, DIR))
+                entries.append(Entry(path, DIR, mode=member.mode))
             elif member.type == b"2":
                 entries.append(Entry(path, SYMLINK, link=member.linkname))
             elif member.type == b"1":
@@ -134,7 +135,7 @@ def _file(member: Member, path: str, contents: dict[str, bytes],
     cap = content_cap(path)
     scan = wants_scan(path)
     if size < HASH_MIN and not cap and not scan:
-        return Entry(path, FILE, size)
+        return Entry(path, FILE, size, mode=member.mode)
     f = member.data
     if size >= HASH_MIN:
         h = hashlib.sha256()
@@ -154,4 +155,4 @@ def _file(member: Member, path: str, contents: dict[str, bytes],
         contents[path] = head[:cap]
     if scan:
         secrets.extend(scan_text(path, head[:SECRET_CAP].decode("utf-8", "replace")))
-    return Entry(path, FILE, size, digest)
+    return Entry(path, FILE, size, digest, mode=member.mode)

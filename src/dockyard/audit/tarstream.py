@@ -28,6 +28,7 @@ class Member:
     size: int
     linkname: str
     data: BinaryIO       # at most `size` bytes; skipped when the next member is read
+    mode: int = 0        # permission bits (0o7777) as the header says
 
     def isfile(self) -> bool:
         return self.type in (b"0", b"\0", b"7")
@@ -124,7 +125,8 @@ def members(src: BinaryIO) -> Iterator[Member]:
         has_data = kind not in (b"1", b"2", b"3", b"4", b"5", b"6")
         body = _Bounded(src, size if has_data else 0)
         yield Member(name=name, type=kind, size=size if has_data else 0, linkname=link,
-                     data=io.BufferedReader(body, buffer_size=min(CHUNK, max(size, BLOCK))))
+                     data=io.BufferedReader(body, buffer_size=min(CHUNK, max(size, BLOCK))),
+                     mode=_octal(header[100:108]) & 0o7777)
         body.skip()
         if has_data:
             pad = padded - size
