@@ -123,9 +123,11 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         ui.info(f"removed {len(tidied.removed)} image(s) this build replaced: "
                 + ", ".join(i.removeprefix("sha256:")[:12] for i in tidied.removed))
     where, held = cache_mount(p.engine)
-    if where is not None:
-        ui.info(f"the uv cache mount holds {held / 1e9:.2f} GB ({where}; only source builds "
-                "use it: remove the folder to reclaim it)")
+    if p.engine.name == "podman":
+        ui.info("the uv cache mount (source builds' backends) went with the build's temporary "
+                "folder: 0 bytes kept" + (f"; an earlier build's holds {held / 1e9:.2f} GB at "
+                                          f"{where} (remove it to reclaim the space)"
+                                          if where is not None else ""))
     if args.push:
         with ui.step(f"Pushing to {args.push}") as progress:
             p.engine.push(args.tag, args.push, tls_verify=not is_loopback(args.push),

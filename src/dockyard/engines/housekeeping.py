@@ -107,8 +107,10 @@ def tidy_after_build(engine: CliEngine, watch: BuildWatch, project: str, tag: st
 
 
 def cache_mount(engine: CliEngine) -> tuple[Path | None, int]:
-    """Where Podman keeps the uv cache mount (`--mount=type=cache,id=dockyard-uv`), and the
-    bytes it holds; (None, 0) when it cannot tell (Docker keeps it inside BuildKit)."""
+    """A uv cache mount (`--mount=type=cache,id=dockyard-uv`) left where Podman keeps them by
+    default, and the bytes it holds; (None, 0) when there is none. dockyard's builds give
+    Podman a temporary folder of their own (engines.CliEngine.build), so the cache mount
+    goes with each build; one found here is an earlier build's, kept by Podman."""
     if engine.name != "podman":
         return None, 0
     tmp = Path(os.environ.get("TMPDIR") or "/var/tmp")

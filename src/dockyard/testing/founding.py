@@ -198,7 +198,7 @@ def founding_case_buildable(dest: Path, case: Path = FOUNDING_CASE, cuda: str = 
     dest = Path(dest).resolve()
     project = dest / "dctools"
     stamp = dest / ".founding-case"
-    key = json.dumps([1, str(find_cpython()), cuda, cuda_fix, NUMPY, XARRAY, ESMF, XESMF])
+    key = json.dumps([2, str(find_cpython()), cuda, cuda_fix, NUMPY, XARRAY, ESMF, XESMF])
     with machine_lock(dest.parent / f".{dest.name}.lock"):
         if stamp.is_file() and json.loads(stamp.read_text())["key"] == key:
             info = json.loads(stamp.read_text())
@@ -211,6 +211,12 @@ def founding_case_buildable(dest: Path, case: Path = FOUNDING_CASE, cuda: str = 
         project.mkdir()
         for name in ("pyproject.toml", "environment.yml"):
             shutil.copyfile(case / name, project / name)
+        # the seed has the project's dependency files only: a package to build (its
+        # pyproject names a README and a `dctools` package by its name)
+        (project / "README.md").write_text("# dctools (dockyard's stand-in of the source)\n")
+        (project / "dctools").mkdir()
+        (project / "dctools" / "__init__.py").write_text(
+            '"""dctools stand-in: the code a code-only change edits."""\n\nVERSION = "0.0.1"\n')
         env = project / "environment.yml"
         # `python(">=3.11.0,<3.14.0")` is not a match spec (the readers' bad-input case),
         # and 3.12.11 is not on this machine: the copy says what was meant, with the Python
