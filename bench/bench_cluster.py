@@ -9,7 +9,7 @@ them with Podman on loopback, then times, alternately, after a warm-up:
   container of the notebook image, the inventory of the client, the scheduler and both
   workers, the comparison with the lock and the client). Target: at most 5 s;
 - the alternative, dask's `Client.get_versions(check=True)`, run the same way (a client
-  container of the notebook image).
+  container of the notebook image, with the same bytecode cache).
 Then starts a third worker with toolz at another version and says what each one
 reports: dask's check compares a dozen packages and only warns (exit 0); dockyard's
 compares every distribution and exits 1 naming the worker and the package.
@@ -46,8 +46,13 @@ print("warnings:", len([w for w in caught if "Mismatched versions" in str(w.mess
 
 
 def _alternative(engine, address: str) -> tuple[float, str]:
+    from dockyard.cluster.check import PYCACHE_IN_CONTAINER, pycache_dir
+
+    cache = pycache_dir(engine.inspect(TAG)["Id"])  # the same bytecode cache as dockyard's
     start = time.monotonic()
-    done = engine.cli("run", "--rm", "-i", "--network", "host", "--entrypoint",
+    done = engine.cli("run", "--rm", "-i", "--network", "host", "--user", "0", "-v",
+                      f"{cache}:{PYCACHE_IN_CONTAINER}", "-e",
+                      f"PYTHONPYCACHEPREFIX={PYCACHE_IN_CONTAINER}", "--entrypoint",
                       "/opt/dockyard/env/bin/python", TAG, "-", address, input=GET_VERSIONS)
     return time.monotonic() - start, done.stdout + done.stderr
 

@@ -61,13 +61,14 @@ def dask_images(podman, platform_base, dask_project, made_images) -> dict[str, s
 
 @pytest.fixture(scope="session")
 def older_images(podman, platform_base, tmp_path_factory, made_images) -> dict[str, str]:
-    """The project as it was: another STEP in its module, and humanize below 4.17 (so
-    another lock)."""
+    """The project as it was before a change: another STEP in its module, and another
+    dockyard.toml (so another lock, with the same packages: its environment layer comes
+    from the layer cache and only the project's and the lock's layers are rebuilt)."""
     def edit(root: Path) -> None:
         init = root / "daskcase" / "__init__.py"
         init.write_text(init.read_text().replace("STEP = 1", "STEP = 0"))
-        py = root / "pyproject.toml"
-        py.write_text(py.read_text().replace('"humanize>=4"', '"humanize>=4,<4.17"'))
+        toml = root / "dockyard.toml"
+        toml.write_text(toml.read_text().replace("[target]", "[target]\nglibc = \"2.28\""))
 
     project = locked_copy(tmp_path_factory.mktemp("older") / "daskcase", edit)
     tags, _ = build(project, platform_base, f"{REPO}:0")

@@ -107,10 +107,11 @@ def _build(args: argparse.Namespace, ui: Ui) -> int:
         command = " ".join(image.command) or "the base's CMD"
         ui.ok(f"{image.role:9} {image.tag} ({image.image_id[:12]}): {command}; {shared}")
     ui.info(f"environment layer: {built.env_layer}")
+    for note in built.notes:  # the light scheduler's plan: what it kept and left out, and why
+        ui.info(note)
     if built.left_out:
-        ui.info(f"light scheduler: left out {len(built.left_out)} packages (not imported at "
-                "module level by the project, nor needed by what is): "
-                + ", ".join(n for n, _ in built.left_out))
+        ui.info("light scheduler: what it leaves out is not imported at module level by the "
+                "project, nor needed by what is (listed in /opt/dockyard/left-out.txt)")
     if args.push:
         from ..cluster.spec import push_roles
 

@@ -5,7 +5,8 @@
     check_cluster(address, ...) -> CheckResult
 
 The client runs where the user's client runs: in a container of the notebook
-image on the host's network (`image`), or in an interpreter on the host
+image on the host's network (`image`; its bytecode cached on this machine per
+image, see `pycache_dir`), or in an interpreter on the host
 (`python`), or in dockyard's own interpreter if it has distributed. It takes
 its own inventory, then has the scheduler (`Client.run_on_scheduler`) and
 every worker (`Client.run`) evaluate `inventory.remote_expression()`: the
@@ -92,6 +93,9 @@ def main():
     return out
 
 print(MARK + json.dumps(main()), flush=True)
+sys.stderr.flush()
+import os
+os._exit(0)  # all said: skip the interpreter's teardown of distributed's threads
 '''
 
 
@@ -151,17 +155,24 @@ def collect(address: str, *, image: str | None = None, python: str | None = None
         from ..engines import get_engine
 
         engine = get_engine(engine_name)
-        if not engine.exists(image):
+        found = engine.cli("image", "inspect", image)
+        if not found.ok:
             raise ClusterError(f"no image {image} on this machine",
                                hint=f"pull it first (`{engine.name} pull {image}`)")
-        labels = engine.inspect(image).get("Config", {}).get("Labels") or {}
+        data = json.loads(found.stdout)
+        data = data[0] if isinstance(data, list) else data
+        labels = data.get("Config", {}).get("Labels") or {}
         interpreter = labels.get("io.dockyard.python")
         if not interpreter:
             raise ClusterError(f"{image} has no io.dockyard.python label: not built by dockyard",
                                hint="pass the notebook image `dockyard build` or `dockyard "
                                "cluster build` made, or --python PATH")
-        done = engine.cli("run", "--rm", "-i", "--network", "host", "--entrypoint", interpreter,
-                          image, "-", *args, input=script, timeout=timeout + 30)
+        cache = pycache_dir(data["Id"])
+        done = engine.cli("run", "--rm", "-i", "--network", "host", "--user", "0",
+                          "-v", f"{cache}:{PYCACHE_IN_CONTAINER}",
+                          "-e", f"PYTHONPYCACHEPREFIX={PYCACHE_IN_CONTAINER}",
+                          "--entrypoint", interpreter, image, "-", *args, input=script,
+                          timeout=timeout + 30)
         where = f"image {image}"
     else:
         interpreter = python or sys.executable
@@ -192,6 +203,31 @@ def collect(address: str, *, image: str | None = None, python: str | None = None
                            hint="is the scheduler running and reachable from there? "
                            "(the client runs on the host's network)")
     return raw, where
+
+
+PYCACHE_IN_CONTAINER = "/tmp/dockyard-pycache"
+PYCACHE_KEEP = 8
+
+
+def pycache_dir(image_id: str) -> Path:
+    """This machine's bytecode cache for the client containers of one image.
+
+    Images are built without bytecode, so each client container would compile
+    distributed and its imports again (seconds: most of a check's time). The cache
+    is keyed by image ID, private to this user (0700; the client runs as the
+    container's root, which is this user for rootless engines), and only the
+    PYCACHE_KEEP most recently used are kept.
+    """
+    from ..render.stage import cache_dir
+
+    root = cache_dir() / "pycache"
+    root.mkdir(mode=0o700, exist_ok=True)
+    path = root / image_id.removeprefix("sha256:")[:32]
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.touch()
+    for old in sorted(root.iterdir(), key=lambda p: p.stat().st_mtime)[:-PYCACHE_KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def _has_distributed() -> bool:

@@ -95,6 +95,7 @@ class Built:
     images: tuple[RoleImage, ...]
     env_layer: str  # the environment layer's digest, shared by the roles built from it
     left_out: tuple[tuple[str, str], ...] = ()  # (name, why) for a light scheduler
+    notes: tuple[str, ...] = ()  # the light scheduler's plan: what it keeps, and why
 
     def get(self, role: str) -> RoleImage:
         return next(i for i in self.images if i.role == role)
@@ -147,6 +148,7 @@ def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = Fal
         images = [RoleImage("notebook", tags["notebook"], notebook_id,
                             engine.layers(tags["notebook"]), tuple(plan.base_cmd or ()))]
         left_out: tuple[tuple[str, str], ...] = ()
+        notes: tuple[str, ...] = ()
         for role in DASK_ROLES:
             rdir = Path(tmp) / role
             rdir.mkdir()
@@ -156,6 +158,7 @@ def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = Fal
                 say("reading the notebook image's modules and imports")
                 light_sel = scan_image(prepared, tags["notebook"])
                 lplan, left_out = light_plan(plan, prepared.lock, light_sel)
+                notes = lplan.notes[len(plan.notes):]
                 context = render(lplan)
                 stage_context(context, lplan, prepared.lock_text, prepared.root, rdir, say)
                 (rdir / "left-out.txt").write_text("".join(
@@ -171,7 +174,7 @@ def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = Fal
             images.append(RoleImage(role, tags[role], image_id, engine.layers(tags[role]),
                                     dask_command(plan, role)))
     env_layer = environment_layer(plan, engine, tags["notebook"])
-    return Built(tuple(images), env_layer, left_out)
+    return Built(tuple(images), env_layer, left_out, notes)
 
 
 __all__ = ["Built", "DASK_ROLES", "ROLES", "RoleImage", "build_roles", "dask_command",

@@ -89,8 +89,9 @@ def light_plan(plan: BuildPlan, lock: Lock, scan: Scan) -> tuple[BuildPlan, tupl
     """The plan with only what the selection keeps; its notes say what was left out and why."""
     sel = select(lock, scan)
     keep = set(sel.kept)
-    notes = [f"light scheduler: kept {len(keep)} of {len(lock.packages)} locked packages; "
-             f"left out {len(sel.left_out)}: " + ", ".join(n for n, _ in sel.left_out)]
+    notes = [f"light scheduler: keeps {len(keep)} of the {len(lock.packages)} locked packages "
+             f"and the project's own; leaves out {len(sel.left_out)}: "
+             + ", ".join(n for n, _ in sel.left_out)]
     notes += [f"light scheduler keeps {name}: {why}" for name, why in sorted(sel.kept.items())]
     lplan = replace(
         plan,
