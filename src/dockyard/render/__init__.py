@@ -247,6 +247,17 @@ def containerfile(plan: BuildPlan) -> str:
     return "\n".join(out) + "\n"
 
 
+def is_environment_step(created_by: str, prefix: str) -> bool:
+    """Whether a history entry's `created_by` is the final stage's step that put the
+    environment at `prefix` (the digest-keyed copy; the COPY --from of earlier versions)."""
+    created = created_by.rstrip()
+    if f"target={ENV_MOUNT}" in created and f" {prefix}/" in created:
+        return True
+    # podman: "COPY dir:... in /opt/dockyard/env"; BuildKit: "COPY /opt/... /opt/... # ..."
+    return "COPY" in created and (created.endswith(f" in {prefix}")
+                                  or f" {prefix} {prefix}" in created)
+
+
 def render(plan: BuildPlan) -> BuildContext:
     text = containerfile(plan)
     files = [
@@ -274,5 +285,5 @@ __all__ = [
     "BUILD", "BUILDER_LABEL", "CONTAINERFILE", "CONTEXT_APP", "CONTEXT_BUILD_CONSTRAINTS",
     "CONTEXT_CONDA_ENV", "CONTEXT_LOCK", "CONTEXT_PROJECT", "CONTEXT_SOURCES", "CONTEXT_UV",
     "CONTEXT_WHEELS", "DOCKERIGNORE_PATTERNS", "BuildContext", "ContextFile", "containerfile",
-    "kernel_json", "render", "requirements",
+    "is_environment_step", "kernel_json", "render", "requirements",
 ]

@@ -58,6 +58,15 @@ class JupyterClient:
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
             return "down", None
 
+    def status(self) -> dict | None:
+        """The server's /api/status, or None while it does not answer; a refused token is
+        a VerifyError (for callers that know their token; verify itself uses `probe`)."""
+        state, code = self.probe()
+        if state == "auth":
+            raise VerifyError(f"the Jupyter server refused the token (HTTP {code})",
+                              hint="pass the token the platform uses with --token")
+        return self._request("GET", "/api/status") if state == "up" else None
+
     def kernelspecs(self) -> dict:
         return self.request("GET", "/api/kernelspecs")
 
