@@ -66,7 +66,7 @@ def _dockyard(address: str) -> tuple[float, int, str]:
 
 
 def main() -> int:
-    from conftest import locked_copy  # tests/cluster's helpers
+    from kit import locked_copy  # tests/cluster's helpers
 
     from dockyard.engines import get_engine
     from dockyard.testing.bases import platform_base

@@ -7,35 +7,11 @@ removed at the end of the session.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from dockyard.cluster.images import role_tags
-from dockyard.testing.cli import run_cli
-
-PROJECT = Path(__file__).parents[1] / "projects" / "daskcase"
-REPO = "localhost/dockyard-test/daskcase"
-
-
-def locked_copy(dest: Path, edit=None) -> Path:
-    """A copy of the test project (edited by `edit(dest)`), with its dockyard.lock."""
-    shutil.copytree(PROJECT, dest)
-    if edit:
-        edit(dest)
-    code, out = run_cli("lock", "--project", str(dest))
-    assert code == 0, out
-    return dest
-
-
-def build(project: Path, base: str, tag: str, *extra: str) -> tuple[dict[str, str], str]:
-    code, out = run_cli("cluster", "build", "--project", str(project), "--base", base,
-                        "-t", tag, *extra, width=300)
-    assert code == 0, out
-    return role_tags(tag), out
+from .kit import REPO, build, locked_copy
 
 
 @pytest.fixture(scope="session")
@@ -74,23 +50,3 @@ def older_images(podman, platform_base, tmp_path_factory, made_images) -> dict[s
     tags, _ = build(project, platform_base, f"{REPO}:0")
     made_images.extend(tags.values())
     return tags
-
-
-def derived_image(podman, tag: str, containerfile: str, files: dict[str, Path],
-                  tmp: Path) -> str:
-    """An image made from another one by hand (the failures a cluster meets)."""
-    ctx = tmp / tag.rsplit(":", 1)[-1]
-    ctx.mkdir(parents=True)
-    for name, src in files.items():
-        shutil.copy(src, ctx / name)
-    (ctx / "Containerfile").write_text(containerfile)
-    podman.check("build", "-q", "-t", tag, str(ctx), what="build")
-    return tag
-
-
-def wheel(name: str, version: str, dest: Path) -> Path:
-    """A wheel from PyPI, downloaded by pip on the host."""
-    dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
-                    "--only-binary=:all:", "-d", str(dest), f"{name}=={version}"], check=True)
-    return next(dest.glob(f"{name}-{version}-*.whl"))

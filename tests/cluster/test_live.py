@@ -17,9 +17,10 @@ import shutil
 
 import pytest
 
-from conftest import derived_image, wheel
 from dockyard.testing.cli import run_cli
 from dockyard.testing.dask import PodmanCluster, notebook_kernel
+
+from .kit import derived_image, wheel
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
 
@@ -140,7 +141,7 @@ def test_light_scheduler(podman, platform_base, dask_project, dask_images, made_
                          tmp_path):
     """Only as light as is safe: the graph still runs, and `cluster check` knows what was
     left out on purpose."""
-    from conftest import REPO, build
+    from .kit import REPO, build
 
     tags, out = build(dask_project, platform_base, f"{REPO}:light", "--light-scheduler")
     made_images.extend([tags["scheduler"]])

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 
 from .inventory import env_of
-from .model import SEVERITIES, Distribution, Finding, Inventory, Policy
+from .model import SEVERITIES, Distribution, Finding, Inventory, Policy, SecretHit
 from .units import human
 
 MIN_DUPLICATE = 256 * 1024
@@ -357,23 +357,38 @@ def _kernel(inv: Inventory) -> Iterable[Finding]:
 
 
 def secrets(inv: Inventory, policy: Policy) -> Iterable[Finding]:
+    """Live credentials are errors, one each; a package's own keys (tornado's test.key),
+    copies inside package caches and keys under test folders are told apart, grouped."""
+    from .secrets import classify
+
+    grouped: dict[str, list[tuple[SecretHit, str]]] = {"package": [], "cache": [], "test": []}
     for hit in inv.secrets:
-        path = hit.where.rsplit(":", 1)[0]
-        package = inv.owners.get(path) if hit.layer is not None else None
-        if package:   # a test fixture a package ships (tornado/test/test.key), not a leak
-            yield Finding("secret", "info", f"{hit.kind} shipped inside the package {package}",
-                          0, (hit.where,), "nothing to do unless you put it there",
-                          (f"{hit.where}: {hit.preview}",))
-            continue
-        if hit.layer is None:
-            title = f"credential in {hit.where.split('[')[0].split(' ')[0]}"
-        else:
+        if hit.layer is not None:
+            path = hit.where.rsplit(":", 1)[0]
+            verdict, why = classify(path, inv.owners.get(path))
+            if verdict != "live":
+                grouped[verdict].append((hit, why))
+                continue
             gone = ", deleted by a later layer but still in its bytes" if hit.deleted else ""
             title = f"credential in layer {hit.layer}{gone}"
+        else:
+            title = f"credential in {hit.where.split('[')[0].split(' ')[0]}"
         yield Finding("secret", "error", f"{title} ({hit.kind})", 0, (hit.where,),
                       "rotate it now; pass credentials with RUN --mount=type=secret so they "
                       "never enter a layer (deleting them later does not remove them)",
                       (f"{hit.where}: {hit.preview}",))
+    for verdict, severity, title, hint in (
+            ("package", "info", "shipped inside installed packages (their own test keys)",
+             "nothing to do unless you put them there"),
+            ("cache", "info", "inside package caches (copies of packages' files)",
+             "nothing to rotate; the cache itself should not be in the image (see `cache`)"),
+            ("test", "warning", "under test or example folders (probably fixtures)",
+             "check that none is real; if one is, rotate it and keep it out of the image")):
+        hits = grouped[verdict]
+        if hits:
+            yield Finding("secret", severity, f"{len(hits)} credential-like strings {title}", 0,
+                          tuple(sorted({h.where.rsplit(":", 1)[0] for h, _ in hits}))[:20], hint,
+                          tuple(f"{h.where}: {h.kind} {why}" for h, why in hits[:20]))
 
 
 def budget(inv: Inventory, policy: Policy) -> Iterable[Finding]:

@@ -91,31 +91,33 @@ def _base_layers(config: ImageConfig, base: ImageConfig | None) -> int:
 
 def _stack(image: RawImage) -> tuple[dict[str, tuple[int, Entry]], list[Removed]]:
     live: dict[str, tuple[int, Entry]] = {}
+    # parent -> its children's paths: the same string objects as live's keys (no copies;
+    # a child deleted or replaced since stays listed, and dropping it again does nothing)
     children: dict[str, set[str]] = defaultdict(set)
     removed: list[Removed] = []
 
     def drop(path: str, by: int, how: str) -> None:
-        old = live.pop(path, None)
-        if old is not None and old[1].size:
-            removed.append(Removed(path, old[1].size, old[0], by, how))
-        for child in children.pop(path, ()):
-            drop(posixpath.join(path, child), by, how)
+        todo = [path]
+        while todo:   # iterative: a hostile image may nest directories very deep
+            p = todo.pop()
+            old = live.pop(p, None)
+            if old is not None and old[1].size:
+                removed.append(Removed(p, old[1].size, old[0], by, how))
+            todo.extend(children.pop(p, ()))
 
     for i, scan in enumerate(image.layers):
         for d in scan.opaques:
-            for child in list(children.get(d, ())):
-                drop(posixpath.join(d, child), i, "deleted")
-            children.pop(d, None)
+            for child in children.pop(d, ()):
+                drop(child, i, "deleted")
         for path in scan.whiteouts:
             drop(path, i, "deleted")
-            children[posixpath.dirname(path)].discard(posixpath.basename(path))
         for entry in scan.entries:
             old = live.get(entry.path)
             if old is not None and not (old[1].kind == DIR and entry.kind == DIR):
                 drop(entry.path, i, "overwritten")
             live[entry.path] = (i, entry)
             if entry.path != "/":
-                children[posixpath.dirname(entry.path)].add(posixpath.basename(entry.path))
+                children[posixpath.dirname(entry.path)].add(entry.path)
     return live, removed
 
 

@@ -47,7 +47,8 @@ class LayerScan:
     opaques: tuple[str, ...] = ()     # dirs whose lower content this layer hides
     contents: dict[str, bytes] = field(default_factory=dict)  # small metadata files
     secrets: tuple[SecretHit, ...] = ()
-    diff_id: str | None = None        # sha256 of the uncompressed tar, when computed
+    diff_id: str | None = None        # digest of the uncompressed tar, as read
+    blob_digest: str | None = None    # digest of the bytes as read (compressed or not)
 
     @property
     def size(self) -> int:

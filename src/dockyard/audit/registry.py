@@ -11,7 +11,6 @@ from the command line, and never appear in a message.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import ssl
@@ -100,16 +99,33 @@ class _Client:
             req.add_header("Authorization", f"Basic {basic}")
         try:
             with urllib.request.urlopen(req, context=self.ctx, timeout=60) as resp:
-                data = json.load(resp)
-        except (urllib.error.URLError, ValueError) as exc:
+                data = json.loads(resp.read(1 << 20))
+            if not isinstance(data, dict):
+                raise ValueError("the token answer is not a JSON object")
+        except (urllib.error.URLError, ValueError, OSError) as exc:
             raise AuditError(f"registry {self.host}: token request failed: "
                              f"{redact(str(exc))}", hint="check your credentials") from exc
         token = data.get("token") or data.get("access_token")
-        return f"Bearer {token}" if token else None
+        return f"Bearer {token}" if isinstance(token, str) and token else None
 
-    def json(self, path: str, accept: str | None = None) -> dict[str, Any]:
+    def document(self, path: str, what: str, accept: str | None = None,
+                 digest: str | None = None) -> dict[str, Any]:
+        """A manifest, index or config: size-capped, checked against `digest` when given."""
+        from .sources import MAX_DOC, _digest_of, _verify, parse_doc
+
+        ref = f"docker://{self.host}/{self.name}"
         with self.open(path, accept) as resp:
-            return json.load(resp)
+            try:
+                data = resp.read(MAX_DOC + 1)
+            except OSError as exc:
+                raise AuditError(f"registry {self.host}: reading {what} failed: {exc}",
+                                 hint="is the registry reachable?") from None
+        if len(data) > MAX_DOC:
+            raise AuditError(f"{ref}: {what} is larger than {MAX_DOC >> 20} MiB",
+                             hint="that is not an image document; check the registry")
+        if digest is not None:
+            _verify(what, digest, _digest_of(data, digest.split(":")[0]), ref)
+        return parse_doc(data, what, ref)
 
 
 def _basic_credentials(host: str) -> str | None:
@@ -120,39 +136,61 @@ def _basic_credentials(host: str) -> str | None:
     for path in filter(None, paths):
         try:
             with open(path, encoding="utf-8") as f:
-                auths = json.load(f).get("auths", {})
+                doc = json.loads(f.read(1 << 20))
         except (OSError, ValueError):
             continue
+        auths = doc.get("auths", {}) if isinstance(doc, dict) else {}
+        if not isinstance(auths, dict):
+            continue
         for key, value in auths.items():
-            if key.split("//")[-1].split("/")[0] == host and value.get("auth"):
-                base64.b64decode(value["auth"], validate=True)
+            if key.split("//")[-1].split("/")[0] == host and isinstance(value, dict) \
+                    and isinstance(value.get("auth"), str):
+                try:
+                    base64.b64decode(value["auth"], validate=True)
+                except ValueError:
+                    raise AuditError(f"the credentials for {host} in {path} are not base64",
+                                     hint="log in again with `podman login`") from None
                 return value["auth"]
     return None
 
 
 def read_registry(ref: str, *, tls_verify: bool = True,
                   on_bytes: Callable[[int], None] | None = None, layers: bool = True) -> RawImage:
-    from .sources import _pick_manifest, raw_image
+    from .scan import Budget
+    from .sources import (
+        _pick_manifest,
+        _verify,
+        _verify_one_diff_id,
+        check_config,
+        check_digest,
+        manifest_parts,
+        raw_image,
+        verify_diff_ids,
+    )
 
     host, name, tag = split_ref(ref)
+    shown = f"docker://{ref}"
     client = _Client(host, name, tls_verify)
-    doc = client.json(f"manifests/{tag}", MANIFEST_TYPES)
+    pinned = None
+    if ":" in tag:   # name@sha256:...: what comes back must be that
+        check_digest(tag, "the reference", shown)
+        pinned = tag
+    doc = client.document(f"manifests/{tag}", "the manifest", MANIFEST_TYPES, pinned)
     if "manifests" in doc:
-        doc = _pick_manifest(doc, lambda d: client.json(f"manifests/{d}", MANIFEST_TYPES),
-                             f"docker://{ref}")
-    config = client.json(f"blobs/{doc['config']['digest']}")
+        doc, _ = _pick_manifest(
+            doc, lambda d: client.document(f"manifests/{d}", "a manifest", MANIFEST_TYPES, d),
+            shown)
+    (config_digest, _), descs = manifest_parts(doc, shown)
+    config = client.document(f"blobs/{config_digest}", "the config", None, config_digest)
+    check_config(config, shown)
     scans = []
     if layers:
-        for lay in doc.get("layers", []):
-            with client.open(f"blobs/{lay['digest']}") as resp:
-                scans.append(scan_layer(resp, lay["digest"], on_bytes))
-    return raw_image(f"docker://{ref}", config, scans)
-
-
-def manifest_digest(ref: str, *, tls_verify: bool = True) -> str:
-    """The digest under which the registry serves `ref` (what `NAME@sha256:...` pins)."""
-    host, name, tag = split_ref(ref)
-    with _Client(host, name, tls_verify).open(f"manifests/{tag}", MANIFEST_TYPES) as resp:
-        body = resp.read()
-        return resp.headers.get("Docker-Content-Digest") or \
-            "sha256:" + hashlib.sha256(body).hexdigest()
+        budget = Budget(what=shown)
+        for i, (digest, algo) in enumerate(descs):
+            with client.open(f"blobs/{digest}") as resp:
+                scan = scan_layer(resp, digest, on_bytes, budget=budget, blob_algo=algo)
+            _verify(f"layer {i} ({digest[:19]})", digest, scan.blob_digest, shown)
+            _verify_one_diff_id(config, i, scan, shown)
+            scans.append(scan)
+        verify_diff_ids(config, scans, shown)
+    return raw_image(shown, config, scans)

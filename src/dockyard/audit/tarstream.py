@@ -4,6 +4,12 @@
 costs more than the I/O on layers with many small files. This reader parses
 ustar, GNU (long names, base-256 sizes) and pax headers, and hands out each
 member's data as a bounded stream that is skipped if the caller does not read it.
+
+Nothing is read whole without a cap: a long-name header (`L`, `K`) holds at
+most MAX_LONG_NAME bytes and a pax header (`x`, `g`) MAX_PAX, so a 1 GiB name
+gzipped to 1 MB is refused after reading its header block, not held in memory.
+Malformed input (bad checksum, a negative or absurd size, a broken pax record,
+a header cut short) raises TarError with what was wrong.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from typing import BinaryIO
 
 BLOCK = 512
 CHUNK = 1 << 20
+MAX_LONG_NAME = 64 << 10      # GNU long name or link name (PATH_MAX is 4096)
+MAX_PAX = 1 << 20             # one pax header, all its records together
+MAX_SIZE = 1 << 44            # 16 TiB: a member size beyond it is a corrupt header
 
 
 class TarError(ValueError):
@@ -57,12 +66,18 @@ class _Bounded(io.RawIOBase):
             self.readinto(buf)
 
 
-def _octal(field: bytes) -> int:
+_EMPTY = io.BufferedReader(io.BytesIO(b""))   # always at its end: safe to share
+
+
+def _octal(field: bytes, what: str = "number") -> int:
     if field[:1] and field[0] & 0x80:   # GNU base-256
         value = int.from_bytes(field[1:], "big")
         return value - (1 << (8 * len(field) - 8)) if field[0] & 0x40 else value
     text = field.split(b"\0", 1)[0].strip(b" \0")
-    return int(text, 8) if text else 0
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        raise TarError(f"bad {what} field {text[:20]!r} in a tar header") from None
 
 
 def _str(field: bytes) -> str:
@@ -70,14 +85,24 @@ def _str(field: bytes) -> str:
 
 
 def _pax(data: bytes) -> dict[str, str]:
+    """`LEN KEY=VALUE\\n` records; anything else is a TarError (never a loop or a crash)."""
     out, pos = {}, 0
     while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        record = data[space + 1: pos + length - 1]
-        key, _, value = record.partition(b"=")
-        out[key.decode()] = value.decode("utf-8", "surrogateescape")
-        pos += length
+        if data[pos:].strip(b"\0\n ") == b"":
+            break   # padding some writers leave
+        space = data.find(b" ", pos, pos + 20)
+        digits = data[pos:space] if space > pos else b""
+        if not digits.isdigit():
+            raise TarError("malformed pax record (no length)")
+        length = int(digits)
+        end = pos + length
+        if length <= len(digits) + 1 or end > len(data) or data[end - 1: end] != b"\n":
+            raise TarError("malformed pax record (bad length)")
+        key, eq, value = data[space + 1: end - 1].partition(b"=")
+        if not eq:
+            raise TarError("malformed pax record (no '=')")
+        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+        pos = end
     return out
 
 
@@ -91,23 +116,40 @@ def _read_exact(src: BinaryIO, n: int) -> bytes:
     return data
 
 
+def _size(value: int, what: str) -> int:
+    if value < 0 or value > MAX_SIZE:
+        raise TarError(f"{what} of {value} bytes in a tar header")
+    return value
+
+
 def members(src: BinaryIO) -> Iterator[Member]:
     """Each member in order. `src` should be buffered (io.BufferedReader)."""
     pending: dict[str, str] = {}
     while True:
         header = _read_exact(src, BLOCK)
-        if len(header) < BLOCK or header == b"\0" * BLOCK:
+        if not header or header == b"\0" * BLOCK:
             return
+        if len(header) < BLOCK:
+            raise TarError("the archive ends inside a header (truncated)")
         chk = sum(header[:148]) + 8 * 32 + sum(header[156:])
-        if _octal(header[148:156]) != chk:
+        if _octal(header[148:156], "checksum") != chk:
             raise TarError("bad tar header checksum")
         kind = header[156:157]
-        size = _octal(header[124:136])
+        size = _size(_octal(header[124:136], "size"), "a size")
         padded = size + (-size % BLOCK)
         if kind in (b"x", b"g", b"L", b"K"):
-            data = _read_exact(src, padded)[:size]
+            cap = MAX_PAX if kind in (b"x", b"g") else MAX_LONG_NAME
+            if size > cap:
+                what = "pax header" if kind in (b"x", b"g") else "long name"
+                raise TarError(f"a {what} of {size} bytes (at most {cap} are read)")
+            block = _read_exact(src, padded)
+            if len(block) < padded:
+                raise TarError("the archive ends inside an extended header (truncated)")
+            data = block[:size]
             if kind == b"x":
                 pending.update(_pax(data))
+            elif kind == b"g":
+                _pax(data)   # checked, not applied: no reader here needs global defaults
             elif kind == b"L":
                 pending["path"] = _str(data)
             elif kind == b"K":
@@ -119,16 +161,22 @@ def members(src: BinaryIO) -> Iterator[Member]:
         name = pending.get("path", name)
         link = pending.get("linkpath", _str(header[157:257]))
         if "size" in pending:
-            size = int(pending["size"])
+            if not pending["size"].isdigit():
+                raise TarError(f"pax size {pending['size'][:20]!r} is not a number")
+            size = _size(int(pending["size"]), "a pax size")
             padded = size + (-size % BLOCK)
         pending = {}
         has_data = kind not in (b"1", b"2", b"3", b"4", b"5", b"6")
-        body = _Bounded(src, size if has_data else 0)
-        yield Member(name=name, type=kind, size=size if has_data else 0, linkname=link,
+        mode = _octal(header[100:108]) & 0o7777
+        if not has_data or size == 0:   # most members: no stream to make
+            yield Member(name=name, type=kind, size=0, linkname=link, data=_EMPTY, mode=mode)
+            continue
+        body = _Bounded(src, size)
+        yield Member(name=name, type=kind, size=size, linkname=link,
                      data=io.BufferedReader(body, buffer_size=min(CHUNK, max(size, BLOCK))),
-                     mode=_octal(header[100:108]) & 0o7777)
+                     mode=mode)
         body.skip()
         if has_data:
             pad = padded - size
-            if pad:
-                _read_exact(src, pad)
+            if pad and len(_read_exact(src, pad)) < pad:
+                raise TarError("the archive ends inside a member's padding (truncated)")

@@ -46,6 +46,7 @@ def _suggest(text: str) -> str:
     return ""
 
 
+MAX_SPEC = 4096
 _PIP_EXTRAS = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\[([A-Za-z0-9_,\s\-]+)\](.*)$")
 
 
@@ -58,6 +59,10 @@ def _match_spec(text: str, origin: Origin) -> tuple[CondaRequirement, str | None
     """The requirement, and a note when something was read on purpose another way."""
     from rattler import MatchSpec
 
+    if len(text) > MAX_SPEC:   # rattler takes ~45 bytes of memory per byte of a spec
+        raise SpecError(f"{quote(text)} is {len(text)} characters long: not a conda match "
+                        "spec", where=str(origin),
+                        hint="write it as NAME, NAME=VERSION, NAME >=LOW,<HIGH or CHANNEL::NAME")
     try:
         spec = MatchSpec(text)
         channel, _, rest = text.rpartition("::")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
 from ..spec import Pin, ProjectLock
+from .pep508 import split_url
 
 _EXTS = (".conda", ".tar.bz2")
 _OS = {"linux": ('sys_platform == "linux"', "Linux"), "osx": ('sys_platform == "darwin"', ""),
@@ -40,7 +41,7 @@ def platform_marker(subdir: str) -> str:
 
 def conda_filename(url: str) -> tuple[str, str, str] | None:
     """`.../numpy-1.26.4-py312h_0.conda#md5` -> ("numpy", "1.26.4", "py312h_0")."""
-    name = unquote(urlsplit(url.split("#", 1)[0]).path.rsplit("/", 1)[-1])
+    name = unquote(split_url(url.split("#", 1)[0]).path.rsplit("/", 1)[-1])
     for ext in _EXTS:
         if name.endswith(ext):
             parts = name[: -len(ext)].rsplit("-", 2)
@@ -49,7 +50,7 @@ def conda_filename(url: str) -> tuple[str, str, str] | None:
 
 
 def _wheel_or_sdist(url: str) -> tuple[str, str] | None:
-    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    name = unquote(split_url(url).path.rsplit("/", 1)[-1])
     if name.endswith(".whl"):
         parts = name.split("-")
         return (parts[0], parts[1]) if len(parts) >= 2 else None

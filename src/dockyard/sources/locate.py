@@ -246,19 +246,22 @@ def yaml_positions(node: Any) -> dict[Path_, int]:
     import yaml  # type: ignore[import-untyped]
 
     out: dict[Path_, int] = {}
-
-    def walk(n: Any, path: Path_) -> None:
+    seen: set[int] = set()   # an alias is walked once: `&a [*a, *a]` chains grow as 9**n
+    todo: list[tuple[Any, Path_]] = [(node, ())] if node is not None else []
+    if node is not None:
+        out[()] = node.start_mark.line + 1
+    while todo:   # iterative: a deeply nested document must not overflow the stack
+        n, path = todo.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
         if isinstance(n, yaml.MappingNode):
             for k, v in n.value:
                 sub = path + (str(k.value),)
                 out.setdefault(sub, k.start_mark.line + 1)
-                walk(v, sub)
+                todo.append((v, sub))
         elif isinstance(n, yaml.SequenceNode):
             for index, item in enumerate(n.value):
                 out[path + (index,)] = item.start_mark.line + 1
-                walk(item, path + (index,))
-
-    if node is not None:
-        out[()] = node.start_mark.line + 1
-        walk(node, ())
+                todo.append((item, path + (index,)))
     return out

@@ -18,14 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from packaging.utils import canonicalize_name
 
 from ..errors import SpecError
 from ..spec import LockEdge, Pin, ProjectLock
 from .locate import OriginOf, no_positions
-from .pep508 import clean_url
+from .pep508 import clean_url, split_url
 from .poetry import python_marker_of, to_pep440
 
 
@@ -200,7 +200,7 @@ def parse_uv_lock(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
 
 def git_reference(url: str) -> tuple[str, str | None]:
     """`https://host/repo?branch=main#abc` -> ("branch", "main"); no query: ("default", None)."""
-    query = parse_qs(urlsplit(url.split("#", 1)[0]).query)
+    query = parse_qs(split_url(url.split("#", 1)[0]).query)
     for kind in ("branch", "tag", "rev"):
         if kind in query:
             return kind, query[kind][-1]

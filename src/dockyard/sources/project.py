@@ -23,6 +23,7 @@ from .condalocks import is_explicit, parse_conda_lock, parse_explicit, parse_pix
 from .locate import OriginOf, Path_, no_positions
 from .locks import parse_poetry_lock, parse_uv_lock
 from .model import Partial
+from .pep508 import quote
 from .pyproject import declares_dependencies, parse_pyproject
 from .readers import Loaded, load_text, load_toml, load_yaml, yaml_document
 from .requirements import group_of, parse_requirements
@@ -47,7 +48,17 @@ class _Reads:
 
     def text(self, rel: str) -> str:
         path = self.root / rel
-        if not path.is_file():
+        try:
+            inside = path.resolve().is_relative_to(self.root.resolve())
+            exists = path.is_file()
+        except (OSError, ValueError) as exc:   # a name too long, a NUL, a loop of links
+            why = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise SpecError(f"{quote(rel)} cannot be read: {why}", where=quote(rel),
+                            hint="fix the -r/-c line that names it") from None
+        if not inside:   # a link inside the project to a file outside it
+            raise SpecError(f"{quote(rel)} leads outside the project", where=quote(rel),
+                            hint="dockyard reads only the project's own files") from None
+        if not exists:
             raise SpecError(f"{rel} is included but does not exist", where=rel,
                             hint="fix the -r/-c line that names it")
         return self.keep(load_text(path, rel)).text
@@ -57,7 +68,10 @@ class _Reads:
 
         Its pyproject.toml counts as an input: what it declares goes into the lock."""
         pyproject = self.root / rel / "pyproject.toml"
-        if not pyproject.is_file():
+        try:
+            if not pyproject.is_file():
+                return None
+        except (OSError, ValueError):   # a name too long, a NUL: no folder of that name
             return None
         doc = self.keep(load_toml(pyproject, posixpath.join(rel, "pyproject.toml")
                                   .removeprefix("./"))).doc

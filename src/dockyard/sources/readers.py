@@ -16,6 +16,7 @@ from ..errors import SpecError
 from .locate import Positions, toml_positions, yaml_positions
 from .pep508 import safe_text
 
+MAX_FILE = 64 << 20   # the largest lock files (pixi, conda-lock, many platforms) are ~20 MB
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _TOML_EOF = re.compile(r"\(at end of document\)")
 
@@ -33,12 +34,16 @@ class Loaded:
 
 def _read_text(path: Path, name: str) -> tuple[str, str]:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE + 1)
     except FileNotFoundError:
         raise SpecError("file not found", where=name, hint=f"check the path {path}") from None
     except OSError as exc:
         raise SpecError(f"cannot read the file: {exc.strerror}", where=name,
                         hint="check its permissions") from None
+    if len(raw) > MAX_FILE:
+        raise SpecError(f"larger than {MAX_FILE >> 20} MiB: not a project file dockyard reads",
+                        where=name, hint="is it the right file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -64,6 +69,9 @@ def _toml_hint(what: str) -> str:
 def loads_toml(text: str, name: str) -> Any:
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise SpecError("not valid TOML: arrays or tables nested too deeply", where=name,
+                        hint="no project file nests that deep: is it the right file?") from None
     except tomllib.TOMLDecodeError as exc:
         raw = str(exc)
         m = _TOML_AT.search(raw)
@@ -117,6 +125,9 @@ def loads_yaml(text: str, name: str) -> tuple[Any, Positions]:
     except yaml.YAMLError as exc:
         raise SpecError(f"not valid YAML: {safe_text(str(exc))}", where=name,
                         hint="fix the YAML syntax") from None
+    except RecursionError:
+        raise SpecError("not valid YAML: lists or mappings nested too deeply", where=name,
+                        hint="no project file nests that deep: is it the right file?") from None
     return doc, Positions(name, yaml_positions(node))
 
 

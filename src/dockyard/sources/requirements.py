@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from packaging.utils import canonicalize_name
 
@@ -34,6 +34,7 @@ from .pep508 import (
     quote,
     requirement,
     safe_text,
+    split_url,
 )
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def index_name(url: str) -> str:
 
     `https://download.pytorch.org/whl/cu117` -> `download-pytorch-org-whl-cu117`.
     """
-    split = urlsplit(url)
+    split = split_url(url)
     text = f"{split.hostname or ''}{split.path}".lower().rstrip("/").removesuffix("/simple")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "index"
 
@@ -88,7 +89,7 @@ def _options(tokens: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _archive_name(url: str) -> str | None:
-    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    filename = unquote(split_url(url).path.rsplit("/", 1)[-1])
     if filename.endswith(".whl"):
         return filename.split("-")[0]
     for ext in (".tar.gz", ".tar.bz2", ".zip", ".tgz"):
@@ -202,6 +203,10 @@ class LineReader:
     def _include(self, target: str, origin: Origin, group: str, base: str,
                  constraint: bool) -> None:
         path = local_path(target, base)
+        if posixpath.isabs(path) or path == ".." or path.startswith("../"):
+            raise SpecError(f"{quote(target)} is outside the project: dockyard reads only the "
+                            "project's own files", where=str(origin),
+                            hint="copy what it holds into a requirements file of the project")
         if self.read_include is None:
             raise SpecError(f"cannot follow {target!r} here", where=str(origin),
                             hint="list the requirements directly")
@@ -233,7 +238,7 @@ class LineReader:
             git, params = parse_vcs_url(location)
             name = params.get("egg")
         elif is_url:
-            name = unquote(urlsplit(location).fragment.partition("egg=")[2]) or \
+            name = unquote(split_url(location).fragment.partition("egg=")[2]) or \
                 _archive_name(location)
         else:
             location = location.split("#", 1)[0]
