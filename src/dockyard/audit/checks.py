@@ -423,7 +423,13 @@ def wasted(inv: Inventory, policy: Policy) -> Iterable[Finding]:
                   for r in top))
 
 
+def sbom_drift(inv: Inventory, policy: Policy) -> Iterable[Finding]:
+    from .sbom_drift import sbom_drift as check
+
+    return check(inv, policy)
+
+
 CHECKS: tuple[Callable[[Inventory, Policy], Iterable[Finding]], ...] = (
     duplicate_distributions, duplicate_files, caches, build_tools, cuda, contract, secrets,
-    budget, wasted, world_writable,
+    budget, wasted, sbom_drift, world_writable,
 )

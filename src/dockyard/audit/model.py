@@ -187,6 +187,7 @@ class Inventory:
     torch_cuda: tuple[tuple[str, str], ...] = ()   # (torch/version.py path, cuda)
     base: ImageConfig | None = None
     base_layers: int = 0              # how many leading layers come from the base
+    sbom: bytes = b""                 # the SBOM dockyard wrote into the image, if any
     # final files and folders any user may write (o+w; folders with the sticky bit, like
     # /tmp, are not): (path, layer)
     world_writable: tuple[tuple[str, int], ...] = ()

@@ -43,6 +43,7 @@ _CONTENT_CAPS = (
     (re.compile(r"^/usr/local/cuda[^/]*/version\.(json|txt)$"), 64 << 10),
     (re.compile(r"\.egg-info(/PKG-INFO)?$"), 16 << 10),
     (re.compile(r"^/var/lib/dpkg/info/[^/]+\.list$"), 16 << 20),
+    (re.compile(r"^/opt/dockyard/sbom\.cdx\.json$"), 64 << 20),  # check compares it
     (re.compile(r"^/etc/(passwd|group)$"), 1 << 20),   # who USER and the variables name
 )
 SECRET_CAP = 1 << 20        # files up to this size are scanned for credentials, whole

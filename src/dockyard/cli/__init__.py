@@ -21,7 +21,7 @@ from ..redact import RedactingFilter, redact
 from .ui import Ui
 
 COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "cluster", "pack",
-            "deploy")
+            "deploy", "sbom")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:

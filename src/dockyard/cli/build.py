@@ -24,7 +24,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="the project directory (default: .)")
     p.add_argument("--settings", type=Path, default=None, metavar="FILE",
                    help="deployment settings (default: DIR/dockyard.toml when present)")
-    p.add_argument("--engine", metavar="NAME", help="podman or docker (default: the first found)")
+    p.add_argument("--engine", metavar="NAME", help="podman or docker (default: the first "
+                   "found); `none` assembles the image on the host (build only)")
     p.add_argument("--kernel-name", metavar="NAME", help="kernel name (default: the project's)")
     p.add_argument("--display-name", metavar="TEXT",
                    help='kernel display name (default: "PROJECT (Python X.Y)")')
@@ -51,6 +52,10 @@ def register(sub) -> argparse.ArgumentParser:
     p.add_argument("--no-keep-builder", action="store_true",
                    help="remove the builder stage's image after the build (the next build "
                    "starts cold); by default one per project is kept, for fast rebuilds")
+    p.add_argument("--output", action="append", metavar="oci:DIR|oci-archive:FILE",
+                   help="with --engine none: write the image there (repeatable)")
+    p.add_argument("--load", action="store_true",
+                   help="with --engine none: load the image into podman/docker as TAG")
     return p
 
 
@@ -74,6 +79,13 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..engines.housekeeping import BuildWatch, cache_mount, tidy_after_build
     from ..render import CONTAINERFILE
 
+    if args.engine == "none":
+        from .assemble import build_without_engine
+
+        return build_without_engine(args, ui)
+    if args.output or args.load:
+        raise BuildError("--output and --load go with --engine none",
+                         hint="add --engine none, or use --push with an engine build")
     if not args.tag and not args.containerfile_only:
         raise BuildError("no image name", hint="pass -t TAG (or --containerfile-only OUT)")
     p = prepare(args, ui)

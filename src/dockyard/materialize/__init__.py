@@ -173,7 +173,7 @@ def _install_pypi(plan: BuildPlan, lock: Lock, root: Path, prefix: str, glibc: s
 def _build_and_install(trees: list[tuple[str, Path]], plan: BuildPlan, root: Path,
                        scheme: Callable[[str], Scheme], interpreter: str, tmp: Path,
                        python: Callable[[], str], epoch: int,
-                       progress: Progress | None) -> None:
+                       progress: Progress | None, keep_env: bool = False) -> None:
     """Build each source tree into a wheel (backends pinned by hash) and install it."""
     if not trees:
         return
@@ -181,7 +181,8 @@ def _build_and_install(trees: list[tuple[str, Path]], plan: BuildPlan, root: Pat
     pins = _constraints([t for _, t in trees], plan.interpreter.version)
     for name, tree in trees:
         _say(progress, f"building {name} (wheel)")
-        wheel = build_wheel(tree, tmp / "wheels" / name, pins, python(), epoch, name)
+        wheel = build_wheel(tree, tmp / "wheels" / name, pins, python(), epoch, name,
+                            keep_env=keep_env)
         check_wheel_tags(wheel, supported_tags(minor, "2.99"), name)
         install_wheel(wheel, scheme(name), interpreter, root)
 
@@ -269,6 +270,18 @@ def materialize_env(plan: BuildPlan, lock: Lock, project_root: str | Path, dest:
     return Environment(root, prefix, app_dir, f"{prefix}/bin/python", kernel, epoch)
 
 
+def _host_python(minor: str) -> Callable[[], str]:
+    """This machine's Python for `minor`, looked for once per process."""
+    def find() -> str:
+        if minor not in _HOST_PYTHONS:
+            _HOST_PYTHONS[minor] = build_python(minor)
+        return _HOST_PYTHONS[minor]
+    return find
+
+
+_HOST_PYTHONS: dict[str, str] = {}
+
+
 def materialize_app(plan: BuildPlan, project_root: str | Path, dest: str | Path, *,
                     prefix: str | None = None, app_dir: str | None = None,
                     epoch: int | None = None, progress: Progress | None = None) -> Path:
@@ -288,7 +301,7 @@ def materialize_app(plan: BuildPlan, project_root: str | Path, dest: str | Path,
         copy_tree(root, tmp / "project", rules=ignore_rules(root))
         _build_and_install([(plan.project_name, tmp / "project")], plan, Path(dest),
                            lambda n: target_scheme(app_dir, n), f"{prefix}/bin/python", tmp,
-                           lambda: build_python(plan.interpreter.minor), epoch, progress)
+                           _host_python(plan.interpreter.minor), epoch, progress, keep_env=True)
     _normalize_mtimes(target, since, epoch)
     return target
 

@@ -42,7 +42,7 @@ def _runs(python: str) -> str | None:
 def build_python(minor: str, env_python: Path | None = None) -> str:
     """A Python of version `minor` that runs on this machine (see the module docstring)."""
     candidates = [str(env_python)] if env_python and env_python.exists() else []
-    candidates += [p for p in (shutil.which(f"python{minor}"),) if p]
+    candidates += [p for p in (shutil.which(f"python{minor}"),) if p and "/shims/" not in p]
     pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     candidates += sorted(glob.glob(f"{pyenv}/versions/{minor}.*/bin/python{minor}"),
                          reverse=True)
@@ -54,12 +54,53 @@ def build_python(minor: str, env_python: Path | None = None) -> str:
     return sys.executable
 
 
-def build_wheel(tree: Path, out: Path, constraints: str, python: str, epoch: int,
-                what: str) -> Path:
-    """Build `tree` into a wheel in `out` (created); the wheel's path."""
+def _uv() -> str:
     uv = which("uv")
     if uv is None:
         raise BuildError("uv is not installed", hint="reinstall dockyard (it depends on uv)")
+    return uv
+
+
+def build_env(constraints: str, python: str) -> Path:
+    """A venv with exactly the pinned build backends, made once and kept in the cache
+    (a code-only rebuild then builds without making and filling an isolated env)."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    from ..render.stage import cache_dir
+
+    key = hashlib.sha256(f"{os.path.realpath(python)}\0{constraints}".encode()).hexdigest()
+    venv = cache_dir() / "build-envs" / key[:32]
+    if (venv / "bin" / "python").exists():
+        return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".env-", dir=venv.parent))
+    try:
+        pins = tmp / "constraints.txt"
+        pins.write_text(constraints)
+        env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+        for args in (["venv", "-q", "--python", python, str(tmp / "env")],
+                     ["pip", "install", "-q", "--python", str(tmp / "env" / "bin" / "python"),
+                      "--require-hashes", "--no-deps", "-r", str(pins)]):
+            done = subprocess.run([_uv(), *args], capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                raise BuildError("making the build environment failed:\n"
+                                 + redact(done.stderr.strip())[-1500:],
+                                 hint="check that the index is reachable")
+        os.replace(tmp / "env", venv)
+    except OSError:  # another process made it first
+        if not (venv / "bin" / "python").exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return venv
+
+
+def build_wheel(tree: Path, out: Path, constraints: str, python: str, epoch: int,
+                what: str, *, keep_env: bool = False) -> Path:
+    """Build `tree` into a wheel in `out` (created); the wheel's path. With `keep_env`,
+    in a build env kept in the cache (`python` must outlive this call)."""
     out.mkdir(parents=True, exist_ok=True)
     pins = out / "build-constraints.txt"
     pins.write_text(constraints)
@@ -67,9 +108,13 @@ def build_wheel(tree: Path, out: Path, constraints: str, python: str, epoch: int
            "UV_NO_PROGRESS": "1", "PYTHONHASHSEED": "0",
            # the environment's own interpreter may build: leave no bytecode in it
            "PYTHONDONTWRITEBYTECODE": "1"}
+    if keep_env:
+        venv = build_env(constraints, python)
+        how = ["--no-build-isolation", "--python", str(venv / "bin" / "python")]
+    else:
+        how = ["--python", python, "--build-constraints", str(pins), "--require-hashes"]
     done = subprocess.run(
-        [uv, "build", "-q", "--wheel", "--python", python, "--build-constraints", str(pins),
-         "--require-hashes", "--out-dir", str(out / "dist"), str(tree)],
+        [_uv(), "build", "-q", "--wheel", *how, "--out-dir", str(out / "dist"), str(tree)],
         capture_output=True, text=True, env=env,
     )
     wheels = sorted((out / "dist").glob("*.whl")) if done.returncode == 0 else []
@@ -92,4 +137,4 @@ def check_wheel_tags(wheel: Path, supported: list[str], what: str) -> None:
         )
 
 
-__all__ = ["build_python", "build_wheel", "check_wheel_tags"]
+__all__ = ["build_env", "build_python", "build_wheel", "check_wheel_tags"]

@@ -12,6 +12,7 @@ removed) on exit.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -37,12 +38,19 @@ storage:
 http:
   addr: 127.0.0.1:{port}
 """
+AUTH = """\
+auth:
+  htpasswd:
+    realm: dockyard-test
+    path: {path}
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class Registry:
     host: str        # "127.0.0.1:PORT"
     root: Path       # where blobs live
+    auth: tuple[str, str] | None = None  # (user, password) when basic auth is on
 
     @property
     def url(self) -> str:
@@ -68,17 +76,34 @@ def _binary() -> str:
                        "scripts/setup does it)")
 
 
+def _htpasswd(path: Path, user: str, password: str) -> None:
+    import bcrypt  # the registry reads bcrypt entries only
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+    path.write_text(f"{user}:{hashed}\n")
+
+
 @contextlib.contextmanager
-def local_registry(timeout: float = 30.0) -> Iterator[Registry]:
-    """Start a registry on 127.0.0.1:<free port>; yield it once /v2/ answers; stop it."""
+def local_registry(timeout: float = 30.0,
+                   auth: tuple[str, str] | None = None) -> Iterator[Registry]:
+    """Start a registry on 127.0.0.1:<free port>; yield it once /v2/ answers; stop it.
+    With `auth=(user, password)` it asks for HTTP basic auth (an htpasswd file)."""
     binary = _binary()
     root = Path(tempfile.mkdtemp(prefix="dockyard-registry-"))
     port = _free_port()
     config = root / "config.yml"
     (root / "storage").mkdir()
-    config.write_text(CONFIG.format(root=root / "storage", port=port))
+    text = CONFIG.format(root=root / "storage", port=port)
+    if auth:
+        _htpasswd(root / "htpasswd", *auth)
+        text += AUTH.format(path=root / "htpasswd")
+    config.write_text(text)
     log = open(root / "registry.log", "wb")
-    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    # the registry reads REGISTRY_* variables as configuration (REGISTRY_AUTH_FILE, which
+    # podman uses for its credentials, would become its `auth` section): none of those
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+    proc = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -89,13 +114,16 @@ def local_registry(timeout: float = 30.0) -> Iterator[Registry]:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as r:
                     if r.status == 200:
                         break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401 and auth:  # up, and asking for credentials
+                    break
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"docker-registry did not answer on port {port} "
                                    f"within {timeout:.0f}s")
             time.sleep(0.1)
-        yield Registry(host=f"127.0.0.1:{port}", root=root / "storage")
+        yield Registry(host=f"127.0.0.1:{port}", root=root / "storage", auth=auth)
     finally:
         proc.terminate()
         try:

@@ -1,0 +1,220 @@
+"""The engine-less pieces, each on its own: layers, config, layouts, SBOM, credentials."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import BuildError
+from dockyard.lock.model import Artifact, Lock, LockedPackage, Target
+from dockyard.oci.auth import credentials
+from dockyard.oci.image import Descriptor, NewLayer, image_config, rfc3339
+from dockyard.oci.layer import dir_entry, file_entry, tree_entries, write_layer
+from dockyard.oci.registry import parse_reference
+
+
+def _tree(root: Path) -> None:
+    (root / "opt/app/pkg").mkdir(parents=True)
+    (root / "opt/app/pkg/b.py").write_text("b = 2\n")
+    (root / "opt/app/pkg/a.py").write_text("a = 1\n")
+    (root / "opt/app/run").write_text("#!/bin/sh\n")
+    (root / "opt/app/run").chmod(0o755)
+    os.symlink("pkg/a.py", root / "opt/app/link")
+
+
+def test_layers_are_the_same_bytes_from_the_same_files(tmp_path):
+    digests = []
+    for run in ("one", "two"):
+        root = tmp_path / run
+        _tree(root)
+        os.utime(root / "opt/app/pkg/a.py", (12345, 12345 + len(run)))  # mtime from disk
+        entries = [dir_entry("opt", 7), *tree_entries(root, "/opt/app", 1000, 100, mtime=42)]
+        digests.append(write_layer(entries, tmp_path / f"{run}.tar.gz"))
+    assert digests[0] == digests[1]
+    raw = (tmp_path / "one.tar.gz").read_bytes()
+    assert raw[4:8] == b"\0\0\0\0" and not raw[3] & 0x08  # gzip: mtime 0, no file name
+    with tarfile.open(tmp_path / "one.tar.gz") as tar:
+        members = tar.getmembers()
+    assert [m.name for m in members] == ["opt", "opt/app", "opt/app/link", "opt/app/pkg",
+                                         "opt/app/pkg/a.py", "opt/app/pkg/b.py", "opt/app/run"]
+    assert {(m.uid, m.gid, m.uname, m.gname) for m in members[1:]} == {(1000, 100, "", "")}
+    assert {m.mtime for m in members[1:]} == {42} and members[0].mtime == 7
+    assert members[2].issym() and members[2].linkname == "pkg/a.py"
+    assert members[6].mode == 0o755 and members[4].mode == 0o644
+    plain = gzip.decompress(raw)
+    import hashlib
+
+    assert digests[0].diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    assert digests[0].digest == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_tree_mtimes_come_from_disk_unless_fixed(tmp_path):
+    _tree(tmp_path)
+    os.utime(tmp_path / "opt/app/run", (99, 99))
+    got = {e.path: e.mtime for e in tree_entries(tmp_path, "/opt/app", 0, 0)}
+    assert got["opt/app/run"] == 99
+    with pytest.raises(BuildError, match="is not a folder"):
+        list(tree_entries(tmp_path, "/missing", 0, 0))
+
+
+def test_file_entries_are_root_owned_by_default(tmp_path):
+    blob = write_layer([file_entry("/opt/dockyard/x.json", b"{}", 5)], tmp_path / "l.tar.gz")
+    with tarfile.open(tmp_path / "l.tar.gz") as tar:
+        m = tar.getmember("opt/dockyard/x.json")
+    assert (m.uid, m.gid, m.mode, m.mtime, m.size) == (0, 0, 0o644, 5, 2) and blob.size > 0
+
+
+class _Plan:
+    env = (("NVIDIA_VISIBLE_DEVICES", "all"), ("PATH_X", "1"))
+    labels = (("io.dockyard.kernel", "app"),)
+
+
+BASE = {"architecture": "amd64", "os": "linux", "container": "abc",
+        "config": {"Cmd": ["start.sh"], "Entrypoint": ["tini", "--"], "User": "1000",
+                   "WorkingDir": "/home/u", "Env": ["PATH=/usr/bin", "PATH_X=0"],
+                   "Labels": {"org.base": "yes"}},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]},
+        "history": [{"created_by": "base"}]}
+
+
+def test_the_config_keeps_the_bases_and_adds_the_plans():
+    layer = NewLayer(Descriptor("x", "sha256:" + "2" * 64, 3), "sha256:" + "3" * 64, "env")
+    doc = image_config(BASE, _Plan(), [layer], 315532800)
+    conf = doc["config"]
+    assert conf["Cmd"] == ["start.sh"] and conf["Entrypoint"] == ["tini", "--"]
+    assert conf["User"] == "1000" and conf["WorkingDir"] == "/home/u"
+    assert conf["Env"] == ["PATH=/usr/bin", "NVIDIA_VISIBLE_DEVICES=all", "PATH_X=1"]
+    assert conf["Labels"] == {"org.base": "yes", "io.dockyard.kernel": "app"}
+    assert doc["rootfs"]["diff_ids"][-1] == "sha256:" + "3" * 64
+    assert doc["history"][-1] == {"created": "1980-01-01T00:00:00Z", "created_by": "env"}
+    assert "container" not in doc and BASE["config"]["Env"] == ["PATH=/usr/bin", "PATH_X=0"]
+    assert rfc3339(0) == "1970-01-01T00:00:00Z"
+
+
+def test_registry_references():
+    assert parse_reference("docker://127.0.0.1:5000/a/b:1") == ("127.0.0.1:5000", "a/b", "1")
+    assert parse_reference("reg.example/app") == ("reg.example", "app", "latest")
+    assert parse_reference("localhost/app@sha256:ab") == ("localhost", "app", "sha256:ab")
+    with pytest.raises(BuildError, match="does not name a registry"):
+        parse_reference("app:1")
+
+
+def test_credentials_from_configs_helpers_and_env(tmp_path, monkeypatch):
+    for var in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "DOCKYARD_REGISTRY_USERNAME",
+                "DOCKYARD_REGISTRY_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert credentials("reg.example") is None
+    (tmp_path / "docker").mkdir()
+    auth = base64.b64encode(b"alice:s3cret").decode()
+    helper = tmp_path / "bin" / "docker-credential-fake"
+    helper.parent.mkdir()
+    helper.write_text('#!/bin/sh\nread host\necho "{\\"Username\\": \\"bob\\", '
+                      '\\"Secret\\": \\"from-$host\\"}"\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    (tmp_path / "docker" / "config.json").write_text(json.dumps({
+        "auths": {"https://reg.example/v1/": {"auth": auth},
+                  "other.example:5000": {"username": "carol", "password": "pw"}},
+        "credHelpers": {"helped.example": "fake"}}))
+    assert credentials("reg.example") == ("alice", "s3cret")
+    assert credentials("other.example:5000") == ("carol", "pw")
+    assert credentials("helped.example") == ("bob", "from-helped.example")
+    assert credentials("unknown.example") is None
+    containers = tmp_path / "auth.json"
+    containers.write_text(json.dumps({"auths": {"reg.example": {
+        "auth": base64.b64encode(b"dave:pw2").decode()}}}))
+    monkeypatch.setenv("REGISTRY_AUTH_FILE", str(containers))
+    assert credentials("reg.example") == ("dave", "pw2")  # podman login's file first
+    monkeypatch.setenv("DOCKYARD_REGISTRY_USERNAME", "ci")
+    monkeypatch.setenv("DOCKYARD_REGISTRY_PASSWORD", "token")
+    assert credentials("reg.example") == ("ci", "token")
+    assert credentials("reg.example", env=False) == ("dave", "pw2")  # not for a base's registry
+
+
+def _lock() -> Lock:
+    conda = LockedPackage(
+        name="esmf", version="8.6.1", owner="conda",
+        source="https://conda.example.org/conda-forge", reason="environment.yml:5",
+        build="nompi_h4441c20_3", subdir="linux-64", depends=("libgcc",),
+        artifacts=(Artifact("https://conda.example.org/conda-forge/linux-64/"
+                            "esmf-8.6.1-nompi_h4441c20_3.conda", "a" * 64,
+                            "esmf-8.6.1-nompi_h4441c20_3.conda"),))
+    libgcc = LockedPackage(name="libgcc", version="14.2.0", owner="conda",
+                           source="https://conda.example.org/conda-forge", reason="dep",
+                           build="h77fa898_1", subdir="linux-64",
+                           artifacts=(Artifact("https://conda.example.org/conda-forge/linux-64/"
+                                               "libgcc-14.2.0-h77fa898_1.tar.bz2", "b" * 64),))
+    numpy = LockedPackage(name="numpy", version="1.26.4", owner="pypi",
+                          source="https://pypi.org/simple", reason="pyproject.toml:12",
+                          groups=("main",), artifacts=(
+                              Artifact("https://files.example.org/numpy-1.26.4-cp312.whl",
+                                       "c" * 64),
+                              Artifact("https://files.example.org/numpy-1.26.4.tar.gz",
+                                       "d" * 64)))
+    git = LockedPackage(name="xrpatch", version="0.3.0", owner="pypi",
+                        source="git+https://git.example.org/x/xrpatch.git", reason="custom",
+                        commit="e" * 40, groups=("main",))
+    me = LockedPackage(name="minicase", version="0.1.0", owner="pypi", source="path:.",
+                       reason="the project")
+    return Lock(inputs_hash="sha256:" + "f" * 64, target=Target(python="3.12.1"),
+                packages=(conda, libgcc, numpy, git, me)).normalized()
+
+
+def test_the_sbom_names_every_package_with_its_purl_and_hashes():
+    from dockyard.sbom import components, make_sbom, prefix_of, validate
+
+    data = make_sbom(_lock(), project="minicase", version="0.1.0",
+                     base="registry.example/platform/jupyter:2026.11",
+                     base_digest="sha256:" + "9" * 64, prefix="/opt/dockyard/env", epoch=0)
+    validate(data)  # the CycloneDX 1.6 JSON schema, strict
+    doc = json.loads(data)
+    purls = {c["name"]: c["purl"] for c in doc["components"]}
+    assert purls["esmf"] == ("pkg:conda/esmf@8.6.1?build=nompi_h4441c20_3&channel=https://"
+                             "conda.example.org/conda-forge&subdir=linux-64&type=conda")
+    assert purls["libgcc"].endswith("&type=tar.bz2")
+    assert purls["numpy"] == "pkg:pypi/numpy@1.26.4"
+    assert purls["xrpatch"] == ("pkg:pypi/xrpatch@0.3.0?vcs_url=git%2Bhttps://git.example.org/"
+                                "x/xrpatch.git%40" + "e" * 40)
+    base = next(c for c in doc["components"] if c["type"] == "container")
+    assert base["name"] == "registry.example/platform/jupyter"
+    assert base["hashes"] == [{"alg": "SHA-256", "content": "9" * 64}]
+    numpy = next(c for c in doc["components"] if c["name"] == "numpy")
+    assert {h["content"] for h in numpy["hashes"]} == {"c" * 64, "d" * 64}
+    assert doc["metadata"]["component"]["name"] == "minicase"  # the subject, not a library
+    assert "minicase" not in purls
+    assert doc["metadata"]["timestamp"].startswith("1970-01-01")
+    assert prefix_of(data) == "/opt/dockyard/env"
+    assert components(data)[("conda", "esmf")] == "8.6.1"
+    esmf_deps = next(d for d in doc["dependencies"] if d["ref"] == "conda:esmf")
+    assert esmf_deps["dependsOn"] == ["conda:libgcc"]
+    again = make_sbom(_lock(), project="minicase", version="0.1.0",
+                      base="registry.example/platform/jupyter:2026.11",
+                      base_digest="sha256:" + "9" * 64, prefix="/opt/dockyard/env", epoch=0)
+    assert again == data
+
+
+def test_a_damaged_sbom_fails_validation():
+    from dockyard.sbom import validate
+
+    with pytest.raises(BuildError, match="CycloneDX"):
+        validate(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.6",
+                             "components": [{"type": "nonsense"}]}).encode())
+
+
+def test_build_usage_errors():
+    from dockyard.testing.cli import run_cli
+
+    code, out = run_cli("build", "--base", "x", "--engine", "none", "-t", "y")
+    assert code == 2 and "needs somewhere to put the image" in out and "oci:DIR" in out
+    code, out = run_cli("build", "--base", "x", "-t", "y", "--output", "oci:z")
+    assert code == 2 and "--engine none" in out
+    code, out = run_cli("sbom")
+    assert code == 2 and "IMAGE or --lock" in out
