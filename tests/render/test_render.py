@@ -62,7 +62,8 @@ def test_platform_rules_in_the_containerfile(case):
                       if not line.startswith("#"))
     # the environment in one step that copies and chowns (one copy of the bytes), keyed on
     # the builder's digest of it, which is COPYed just before
-    digest = f"COPY --from=builder /opt/dockyard/build/env.digest {plan.prefix}.digest"
+    digest = (f"COPY --from=builder --chown=1000:100 /opt/dockyard/build/env.digest "
+              f"{plan.prefix}.digest")
     copy = (f"RUN --mount=type=bind,from=builder,source={plan.prefix},"
             f"target=/mnt/dockyard-env \\\n    mkdir -p {plan.prefix} && cp -a "
             f"/mnt/dockyard-env/. {plan.prefix}/ \\\n && chown -R 1000:100 {plan.prefix}")

@@ -224,7 +224,9 @@ def containerfile(plan: BuildPlan) -> str:
         f"# the environment in one layer, owned by {plan.owner_names} (chown in the same step: "
         "no second copy); keyed on the builder's digest of it, so an unchanged environment "
         "reuses its layer without reading it again",
-        f"COPY --from=builder {ENV_DIGEST} {plan.prefix}.digest",
+        # (its --chown also gives the folders it creates, /opt/dockyard, to that user, as
+        # the engine-less assembly does)
+        f"COPY --from=builder --chown={owner} {ENV_DIGEST} {plan.prefix}.digest",
         f"RUN --mount=type=bind,from=builder,source={plan.prefix},target={ENV_MOUNT} \\\n"
         f"    mkdir -p {plan.prefix} && cp -a {ENV_MOUNT}/. {plan.prefix}/ \\\n"
         f" && chown -R {owner} {plan.prefix}",
