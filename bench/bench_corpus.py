@@ -139,7 +139,10 @@ def lock_one(folder: Path, name: str, work: Path, args: argparse.Namespace,
     errors = list(re.finditer(r"^error: ", text[after:], re.MULTILINE))
     if done.returncode == 0:
         row.result = "locked"
-        _read_lock(root, row)
+        try:
+            _read_lock(root, row)
+        except DockyardError as exc:  # dockyard wrote a lock it cannot read back: a bug
+            row.result, row.error = "crash", _one_line(f"lock unreadable: {exc}")
     elif re.search(r"^Traceback \(most recent call last\)", text, re.MULTILINE) or (
             done.returncode != 2 or not errors):
         row.result = "crash"  # dockyard's own traceback, or no error in dockyard's form

@@ -146,6 +146,17 @@ class ProjectLock:
 
 
 @dataclass(frozen=True, slots=True)
+class DependencyMetadata:
+    """`[[tool.uv.dependency-metadata]]`: a package's metadata as the project states it
+    (cs336's flash-attn sdist, which cannot be built to be read), passed on to uv."""
+
+    name: str
+    version: str = ""
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class InputFile:
     path: str  # relative to the project root
     sha256: str
@@ -173,6 +184,7 @@ class Settings:
     environment: str | bool | None = None  # environment file chosen; False: none
     kernel: bool = True  # the env becomes a Jupyter kernel: the lock adds ipykernel
     accept_cuda_mismatch: bool = False
+    allow_secrets: tuple[str, ...] = ()  # [secrets] allow: files meant to ship (globs)
     origin: Origin = field(default_factory=lambda: Origin("dockyard.toml"))
 
     def source_for(self, name: str) -> Owner | None:
@@ -201,6 +213,7 @@ class ProjectSpec:
     requires_python_origin: Origin | None = None
     environment: str | None = None  # the environment file used, relative to the root
     find_links: tuple[str, ...] = ()  # pip --find-links pages or folders (requirement files)
+    dependency_metadata: tuple[DependencyMetadata, ...] = ()
     notes: tuple[str, ...] = ()  # what the readers decided and want told (file chosen, ...)
     settings: Settings = field(default_factory=Settings)
     inputs: tuple[InputFile, ...] = ()  # every file read, for the lock's input hash

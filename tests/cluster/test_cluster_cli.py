@@ -51,3 +51,48 @@ def test_pycache_dirs_are_private_and_few(tmp_path, monkeypatch):
         pycache_dir(f"{i:02d}" + "f" * 62)
     kept = sorted(p.name for p in first.parent.iterdir())
     assert len(kept) == PYCACHE_KEEP and first.name not in kept
+
+
+def test_spec_resolves_digests_and_labels_from_a_registry(podman, tmp_path):
+    """Tiny images with the role labels, pushed to a registry on loopback: the manifests
+    name each role by the digest the registry serves."""
+    import subprocess
+
+    import yaml
+
+    from dockyard.testing.registry import local_registry
+
+    tags = []
+    with local_registry() as reg:
+        for role in ("notebook", "scheduler", "worker"):
+            ctx = tmp_path / role
+            ctx.mkdir()
+            (ctx / "Containerfile").write_text(
+                "FROM scratch\nLABEL io.dockyard.python=/opt/dockyard/env/bin/python "
+                f"io.dockyard.role={role} io.dockyard.user=1000:100\n")
+            tag = f"localhost/dockyard-test/spec-{role}:1"
+            podman.check("build", "-q", "-t", tag, str(ctx))
+            tags.append(tag)
+            suffix = "" if role == "notebook" else f"-{role}"
+            podman.push(tag, f"{reg.host}/app:1{suffix}", tls_verify=False)
+        try:
+            code, out = run_cli("cluster", "spec", "--kind", "dask-kubernetes", "--project",
+                                str(PROJECT), "--image", f"{reg.host}/app:1", "-o",
+                                str(tmp_path / "c.yaml"))
+            assert code == 0, out
+            docs = list(yaml.safe_load_all((tmp_path / "c.yaml").read_text()))
+            spec = docs[1]["spec"]
+            for role, key in (("scheduler", "scheduler"), ("worker", "worker")):
+                want = subprocess.run(
+                    ["skopeo", "inspect", "--tls-verify=false", "--format", "{{.Digest}}",
+                     f"docker://{reg.host}/app:1-{role}"],
+                    capture_output=True, text=True, check=True).stdout.strip()
+                image = spec[key]["spec"]["containers"][0]["image"]
+                assert image == f"{reg.host}/app@{want}"
+            # a scheduler image that is not one: named, with what to do
+            code, out = run_cli("cluster", "spec", "--kind", "dask-kubernetes", "--project",
+                                str(PROJECT), "--image", f"{reg.host}/app:1",
+                                "--scheduler-image", f"{reg.host}/app:1-worker")
+            assert code == 2 and "is not a scheduler image" in out
+        finally:
+            podman.cli("rmi", "-f", *tags)

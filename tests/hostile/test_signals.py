@@ -20,21 +20,15 @@ import pytest
 from dockyard import lifecycle
 from dockyard.engines.leftovers import marked_containers, runtime_containers
 
-from .procs import HangingIndex, alive, children, cmdline, kill_tree, start, stop, wait_for
+from .procs import alive, children, cmdline, kill_tree, start, stop, wait_for
 
 
 @pytest.fixture
-def hanging_project(tmp_path):
-    index = HangingIndex()
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "requirements.txt").write_text("somepkg\n")
-    (project / "dockyard.toml").write_text(
-        f'[target]\npython = "3.12"\n\n[[index]]\nname = "hang"\nurl = "{index.url}"\n')
+def hanging(hanging_project, tmp_path):
+    """The hanging project and an empty folder for its TMPDIR."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    yield project, tmp
-    index.close()
+    return hanging_project, tmp
 
 
 def _uv_running(proc) -> list[int]:
@@ -43,8 +37,8 @@ def _uv_running(proc) -> list[int]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_lock_stops_uv_and_removes_its_folder(hanging_project, sig):
-    project, tmp = hanging_project
+def test_lock_stops_uv_and_removes_its_folder(hanging, sig):
+    project, tmp = hanging
     proc = start(["lock"], project, tmp)
     kids = wait_for(lambda: _uv_running(proc), 60)
     try:
@@ -62,8 +56,8 @@ def test_lock_stops_uv_and_removes_its_folder(hanging_project, sig):
         kill_tree(kids)
 
 
-def test_sigkill_of_lock_kills_uv_and_the_watchdog_removes_the_folder(hanging_project):
-    project, tmp = hanging_project
+def test_sigkill_of_lock_kills_uv_and_the_watchdog_removes_the_folder(hanging):
+    project, tmp = hanging
     proc = start(["lock"], project, tmp)
     kids = wait_for(lambda: _uv_running(proc), 60)
     try:
@@ -87,7 +81,7 @@ def test_child_group_is_killed_when_the_block_fails(tmp_path):
             kids = wait_for(lambda: len(children(proc.pid)) >= 2 and children(proc.pid), 30)
             raise RuntimeError("boom")
     assert not alive(proc.pid)
-    assert not any(alive(k) for k in kids)
+    assert wait_for(lambda: not any(alive(k) for k in kids), 10)   # signalled, exiting
     assert lifecycle.pending() == []
 
 

@@ -135,3 +135,14 @@ def test_strict_channel_priority(tmp_path, channel):
     flexible = conda.solve(conda.Request(specs=("numpy", "python 3.12.*"),
                                          channels=(channel, newer), channel_priority="flexible"))
     assert {p.name: p.version for p in flexible}["numpy"] == "2.3.0"
+
+
+def test_a_real_build_string_the_strict_parser_refuses_still_solves(tmp_path):
+    """ClimSim's `conda env export`: `cudnn=8.2.1=cuda11.3_0` (defaults' build string has a
+    dot, which rattler's solver refuses in a spec): the spec becomes a glob matching it."""
+    assert conda.strict_spec("cudnn ==8.2.1 cuda11.3_0") == "cudnn ==8.2.1 cuda11*3_0"
+    assert conda.strict_spec("pytorch >=2.0.0 *cuda118*") == "pytorch >=2.0.0 *cuda118*"
+    url = build_channel(tmp_path / "ch", [CondaPackage("cudnn", "8.2.1", "cuda11.3_0"),
+                                          CondaPackage("cudnn", "8.2.1", "cuda11.6_0")])
+    (pkg,) = conda.solve(conda.Request(specs=("cudnn ==8.2.1 cuda11.3_0",), channels=(url,)))
+    assert (pkg.version, pkg.build) == ("8.2.1", "cuda11.3_0")

@@ -100,3 +100,11 @@ def test_an_included_file_is_never_printed_whole(tmp_path):
     assert len(info.value.message) < 400
     assert "junk junk" not in text and "hunter2" not in text
     assert info.value.where == ".netrc:1"
+
+
+def test_uv_messages_never_name_dockyards_throwaway_files(tmp_path):
+    work = tmp_path / "dockyard-uv-abc"
+    text = (f"error: Failed to parse `{work}/pyproject.toml`\n"
+            f"  Caused by: TOML parse error at line 8 in {work}/pyproject.toml")
+    scrubbed = pypi._scrub(text, work)
+    assert str(work) not in scrubbed and "dockyard's request to uv" in scrubbed

@@ -123,3 +123,19 @@ def test_unreachable_index_is_named_without_its_credentials(closed_port):
     text = str(info.value)
     assert "unreachable" in text and f"127.0.0.1:{closed_port}" in text
     assert "s3cret" not in text
+
+
+def test_a_path_dependency_is_locked_relative_and_without_a_version(tmp_path):
+    """aframe-legacy's `"aframe.priors" = {path = "../priors"}`: uv's pylock gives an
+    absolute directory and no version; the lock keeps neither this machine's path nor a
+    made-up version, and reads back."""
+    from dockyard.lock.model import Lock, Target, dumps, loads
+    from dockyard.lock.pypi import _relative_paths, packages_from
+
+    root = tmp_path / "libs" / "analysis"
+    pylock = {"packages": [{"name": "aframe-priors",
+                            "directory": {"path": str(tmp_path / "libs" / "priors")}}]}
+    (pkg,) = _relative_paths(packages_from(pylock), str(root))
+    assert (pkg.source, pkg.version) == ("path:../priors", "")
+    lock = Lock("sha256:0", Target(python="3.8"), packages=(pkg,))
+    assert loads(dumps(lock)).packages[0].source == "path:../priors"

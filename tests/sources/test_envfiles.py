@@ -235,3 +235,11 @@ def test_pixi_lock_at_the_root_binds_an_environment_in_envs(tmp_path):
     assert spec.environment == "envs/environment.yaml"
     assert [(p.name, p.version) for p in spec.pins] == [("proj", "9.6.0")]
     assert any("pixi.lock" in n and "bind" in n for n in spec.notes)
+
+
+def test_init_writes_the_file_it_found_so_the_choice_is_explicit(tmp_path):
+    root = corn(tmp_path)
+    code, out = run_cli("init", "--project", str(root))
+    assert code == 0, out
+    assert "environment file: ci/environment.yml, the only environment file found" in out
+    assert read_settings(root / "dockyard.toml").environment == "ci/environment.yml"

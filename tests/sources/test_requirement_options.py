@@ -203,3 +203,22 @@ def test_relative_paths_in_included_files_start_from_their_folder(tmp_path: Path
     (tmp_path / "reqs" / "base.txt").write_text("-e ../libs/vcm\n")
     (vcm,) = read_project(tmp_path).pypi
     assert (vcm.name, vcm.path) == ("vcm", "libs/vcm")
+
+
+def test_uv_dependency_metadata_goes_to_uv(tmp_path):
+    """stanford-cs336's flash-attn: an sdist uv cannot build to read; the project states
+    its metadata in [[tool.uv.dependency-metadata]], and uv must get it."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "alignment"\nversion = "1"\n'
+        'dependencies = ["flash-attn==2.7.4.post1"]\n'
+        '[[tool.uv.dependency-metadata]]\nname = "flash-attn"\nversion = "2.7.4.post1"\n'
+        'requires-dist = ["torch", "einops", "setuptools"]\n')
+    spec = read_project(tmp_path)
+    request = pypi_request(spec, rules.select(spec, ()), (), "3.12")
+    (tmp_path / "uv").mkdir()
+    args = pypi.prepare(request, tmp_path / "uv")
+    config = args[args.index("--config-file") + 1]
+    import tomllib
+    doc = tomllib.loads(Path(config).read_text())
+    assert doc["dependency-metadata"] == [{"name": "flash-attn", "version": "2.7.4.post1",
+                                           "requires-dist": ["torch", "einops", "setuptools"]}]

@@ -92,7 +92,8 @@ def test_unknown_key_lists_the_valid_ones(tmp_path):
 def test_unknown_table(tmp_path):
     err = err_of("[tool]\nx = 1\n", tmp_path)
     assert err.message == "tool: unknown key 'tool' in the top level"
-    assert err.hint == "valid keys: target, install, conda, index, cuda, sources, routes, cluster"
+    assert err.hint == ("valid keys: target, install, conda, index, cuda, secrets, sources, "
+                        "routes, cluster")
 
 
 @pytest.mark.parametrize("doc, message", [

@@ -11,6 +11,7 @@ from the command line, and never appear in a message.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import ssl
@@ -194,3 +195,23 @@ def read_registry(ref: str, *, tls_verify: bool = True,
             scans.append(scan)
         verify_diff_ids(config, scans, shown)
     return raw_image(shown, config, scans)
+
+
+def manifest_digest(ref: str, *, tls_verify: bool = True) -> str:
+    """The digest under which the registry serves `ref` (what `NAME@sha256:...` pins).
+
+    Used by `dockyard cluster` to name pushed images by digest in manifests."""
+    from .sources import MAX_DOC
+
+    host, name, tag = split_ref(ref)
+    with _Client(host, name, tls_verify).open(f"manifests/{tag}", MANIFEST_TYPES) as resp:
+        body = resp.read(MAX_DOC + 1)
+        header = resp.headers.get("Docker-Content-Digest")
+    if len(body) > MAX_DOC:
+        raise AuditError(f"docker://{ref}: the manifest is larger than {MAX_DOC >> 20} MiB",
+                         hint="that is not an image manifest; check the registry")
+    computed = "sha256:" + hashlib.sha256(body).hexdigest()
+    if header and header.startswith("sha256:") and header != computed:
+        raise AuditError(f"docker://{ref}: the registry says the manifest is {header}, "
+                         f"its bytes are {computed}", hint="check the registry")
+    return computed

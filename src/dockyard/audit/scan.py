@@ -87,8 +87,8 @@ class Budget:
                 f"{self.what} lists more files and metadata than `dockyard check` holds in "
                 f"memory (about {self.limit >> 20} MiB of it): stopped there rather than "
                 "exhaust the machine",
-                hint="an image of this many files (over about 400,000) is not one a "
-                     "platform should run; if it is genuine, audit its layers separately")
+                hint="dockyard check audits images of up to about 400,000 files (with "
+                     "paths of usual length); this one is larger, or made to exhaust memory")
 
 
 class _Hashing(io.RawIOBase):

@@ -25,11 +25,16 @@ cheap. Pure functions.
 from __future__ import annotations
 
 import fnmatch
+import logging
+import os
 import posixpath
 import re
+from pathlib import Path
 
 from ..redact import redact
 from .model import SecretHit
+
+log = logging.getLogger(__name__)
 
 # Names of files that hold credentials when they hold any (read as configs).
 CONFIG_NAMES = {
@@ -269,5 +274,66 @@ def allowed(path: str, patterns: tuple[str, ...] | list[str]) -> bool:
                for p in patterns)
 
 
-__all__ = ["CONFIG_NAMES", "allowed", "classify", "mask", "scan_file", "scan_text",
-           "secret_env_name", "wants_scan"]
+# ---- the build context: refuse to ship a credential -------------------------------------
+
+SCAN_CAP = 1 << 20   # bytes of each file read (keys, tokens and configs are small files)
+
+
+def scan_tree(root: Path) -> list[SecretHit]:
+    """Credentials in the files under `root` (links not followed); `where` is relative."""
+    hits: list[SecretHit] = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.is_symlink() or not path.is_file():
+                continue
+            try:
+                with open(path, "rb") as f:
+                    data = f.read(SCAN_CAP)
+            except OSError:
+                continue
+            rel = path.relative_to(root).as_posix()
+            hits += scan_file(rel, data)
+    return hits
+
+
+def refuse_secrets(trees: dict[str, Path], allow: tuple[str, ...] | list[str] = ()) -> None:
+    """Stop the build when a file going into it holds a credential.
+
+    `trees`: "" for the project's own tree, else a dependency's name -> its tree. A file
+    named in dockyard.toml's `[secrets] allow` (a path or glob relative to the project,
+    `NAME:path` for a dependency's) ships; one under a test or example folder is logged
+    as a warning; any other hit is a BuildError that lists each file, line and kind,
+    never the value.
+    """
+    from ..errors import BuildError
+
+    found: list[str] = []
+    for label, root in trees.items():
+        if not Path(root).is_dir():
+            continue
+        for hit in scan_tree(Path(root)):
+            rel = hit.where.rsplit(":", 1)[0]
+            shown = f"{label}:{hit.where}" if label else hit.where
+            key = f"{label}:{rel}" if label else rel
+            if allowed(key, allow):
+                continue
+            verdict, why = classify(rel)
+            if verdict == "test":
+                log.warning("%s: %s %s: shipped (allow it in dockyard.toml [secrets] to "
+                            "silence this)", shown, hit.kind, why)
+                continue
+            found.append(f"{shown}: {hit.kind}")
+    if found:
+        listing = "\n".join(f"  {line}" for line in found[:30])
+        more = f"\n  ... and {len(found) - 30} more" if len(found) > 30 else ""
+        raise BuildError(
+            f"{len(found)} credential(s) would go into the image:\n{listing}{more}",
+            hint="take them out of the project (a .dockerignore line, or keep them beside it "
+                 "and pass them at run time); a file meant to ship goes in dockyard.toml: "
+                 '[secrets] allow = ["PATH"]')
+
+
+__all__ = ["CONFIG_NAMES", "allowed", "classify", "mask", "refuse_secrets", "scan_file",
+           "scan_text", "scan_tree", "secret_env_name", "wants_scan"]

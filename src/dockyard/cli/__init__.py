@@ -15,8 +15,11 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from rich.markup import escape
+
 from .. import __version__, lifecycle
 from ..errors import DockyardError
+from ..fsutil import ENVIRONMENTAL, environment_error
 from ..redact import RedactingFilter, redact
 from .ui import Ui
 
@@ -63,6 +66,17 @@ def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
     except DockyardError as exc:
         ui.error(exc)
         return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the machine's refusals, and our bugs
+        if isinstance(exc, OSError) and exc.errno in ENVIRONMENTAL:
+            error = environment_error(exc)   # read-only, permission, no space: not a bug
+            ui.error(error)
+            return error.exit_code
+        logging.getLogger("dockyard").debug("internal error", exc_info=True)
+        ui.err.print(f"[red]internal error:[/red] {escape(redact(type(exc).__name__))}: "
+                     f"{escape(redact(str(exc)))[:300]}")
+        ui.err.print("  [cyan]hint:[/cyan] this is a bug in dockyard; run again with -vv "
+                     "for the traceback and report it")
+        return 70
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         ui.err.print(f"[red]interrupted[/red] ({signal.Signals(signum).name}): "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import lifecycle
 from ..errors import BuildError
+from ..fsutil import ensure_writable
 from ..pipeline import Prepared, base_ref, open_project, parse_secrets
 from ..pipeline import prepare as pipeline_prepare
 from ..pipeline import stage as pipeline_stage
@@ -88,6 +89,11 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
                          hint="add --engine none, or use --push with an engine build")
     if not args.tag and not args.containerfile_only:
         raise BuildError("no image name", hint="pass -t TAG (or --containerfile-only OUT)")
+    if args.containerfile_only:   # before probing and staging, not after
+        out = args.containerfile_only.resolve()
+        while not out.exists() and out.parent != out:   # it is made with its parents
+            out = out.parent
+        ensure_writable(out, "the output folder")
     p = prepare(args, ui)
     for note in p.plan.notes:
         ui.warn(note)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..audit import Policy, audit
 from ..audit.model import SEVERITIES
 from ..audit.units import human, parse_size
-from ..fsutil import write_atomic
+from ..fsutil import ensure_writable, write_atomic
 from .ui import Ui
 
 
@@ -42,6 +43,9 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
         from ..engines import get_engine
 
         engine = get_engine(args.engine)
+    for out in (args.json, args.html):   # before reading gigabytes, not after
+        if out:
+            ensure_writable(Path(out).resolve().parent, f"the folder of {out}")
     read = [0]
     with ui.step(f"reading {args.image}") as progress:
         def on_bytes(n: int) -> None:

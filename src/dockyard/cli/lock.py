@@ -38,7 +38,7 @@ def report_cuda(ui: Ui, review) -> None:
 
 def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..cuda import check_lock, pypi_metadata
-    from ..fsutil import write_atomic
+    from ..fsutil import ensure_writable, write_atomic
     from ..lock.model import LOCK_FILENAME, dumps, loads
     from ..lock.resolve import inputs_hash, lock_project, summary, target_spec
     from ..sources import read_project
@@ -46,6 +46,8 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     root = args.project.resolve()
     path = root / LOCK_FILENAME
     spec = read_project(root, args.settings)
+    if not args.check:   # now, not after minutes of resolving
+        ensure_writable(root, f"the project directory (for {LOCK_FILENAME})")
     if args.check:
         if not path.exists():
             ui.warn(f"{path}: missing; run `dockyard lock`")

@@ -109,16 +109,19 @@ def _registry_config(ref: str, *, tls_verify: bool) -> tuple[dict, str]:
     """(image config, manifest digest) from a registry."""
     from ..audit import registry
 
-    host, name, tag = registry.split_ref(ref)
+    host, name, _ = registry.split_ref(ref)
     digest = registry.manifest_digest(ref, tls_verify=tls_verify)
-    client = registry._Client(host, name, tls_verify)  # noqa: SLF001 - same package family
-    doc = client.json(f"manifests/{digest}", registry.MANIFEST_TYPES)
+    client = registry._Client(host, name, tls_verify)  # noqa: SLF001 - the registry reader's
+    doc = client.document(f"manifests/{digest}", "the manifest", registry.MANIFEST_TYPES,
+                          digest)
     if "manifests" in doc:  # an index: the linux/amd64 image
         pick = next((m for m in doc["manifests"]
                      if m.get("platform", {}).get("architecture") in ("amd64", None)),
                     doc["manifests"][0])
-        doc = client.json(f"manifests/{pick['digest']}", registry.MANIFEST_TYPES)
-    return client.json(f"blobs/{doc['config']['digest']}"), digest
+        doc = client.document(f"manifests/{pick['digest']}", "a manifest",
+                              registry.MANIFEST_TYPES, pick["digest"])
+    config_digest = doc["config"]["digest"]
+    return client.document(f"blobs/{config_digest}", "the config", None, config_digest), digest
 
 
 def resolve_images(notebook: str, scheduler: str | None = None, worker: str | None = None, *,

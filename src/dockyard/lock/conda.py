@@ -113,9 +113,10 @@ def solve(request: Request) -> tuple[LockedPackage, ...]:
                 else ChannelPriority.Disabled)
     sources = [rattler.Channel(c) for c in channels]
     coro = rattler.solve(
-        sources=sources, specs=list(request.specs), platforms=[request.platform, "noarch"],  # type: ignore[list-item]
+        sources=sources, specs=[strict_spec(x) for x in request.specs],  # type: ignore[misc]
+        platforms=[request.platform, "noarch"],  # type: ignore[list-item]
         virtual_packages=vps, channel_priority=priority,
-        constraints=list(constraints_for(request)),
+        constraints=[strict_spec(x) for x in constraints_for(request)],
     )
     try:
         records = aio.run(coro)
@@ -132,6 +133,28 @@ def solve(request: Request) -> tuple[LockedPackage, ...]:
     except SolverError as exc:
         raise _solver_error(str(exc), request) from None
     return tuple(sorted((_locked(r) for r in records), key=lambda p: p.name))
+
+
+_BUILD_CHARS = re.compile(r"[^A-Za-z0-9_*]")
+
+
+def strict_spec(spec: str) -> str:
+    """`spec` as rattler's solver parses it (strictly). Real builds such as defaults'
+    `cudnn 8.2.1 cuda11.3_0` (a ClimSim `conda env export`) have characters the strict
+    parser refuses in a build string: each becomes `*`, a glob that still matches it."""
+    from rattler import MatchSpec
+
+    try:
+        MatchSpec(spec, strict=True)
+        return spec
+    except Exception:  # rattler's InvalidMatchSpecError
+        pass
+    channel, sep, rest = spec.rpartition("::")
+    parts = rest.split(" ")
+    if len(parts) == 3 and _BUILD_CHARS.search(parts[2]):
+        parts[2] = _BUILD_CHARS.sub("*", parts[2])
+        return f"{channel}{sep}{' '.join(parts)}"
+    return spec
 
 
 def _locked(record) -> LockedPackage:

@@ -221,7 +221,10 @@ def loads(text: str, filename: str = LOCK_FILENAME) -> Lock:
             raise LockError(f"owner must be 'conda' or 'pypi', got {owner!r}", where=where)
         packages.append(
             LockedPackage(
-                name=_need(p, "name", str, where), version=_need(p, "version", str, where),
+                name=_need(p, "name", str, where),
+                # a path dependency's version is whatever its folder builds: none is locked
+                version=(str(p.get("version", "")) if str(p.get("source", "")).startswith(
+                    "path:") else _need(p, "version", str, where)),
                 owner=owner, source=p.get("source", ""), reason=p.get("reason", ""),
                 artifacts=tuple(
                     Artifact(_need(a, "url", str, where), _need(a, "sha256", str, where),

@@ -18,7 +18,7 @@ edges: an entry applies when its marker (or its platform) does.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
@@ -319,10 +319,6 @@ def _one_per_name(pins: list[Pin], notes: list[Note]) -> tuple[tuple[Pin, ...],
             continue
         out.append(found[0])
     return tuple(out), tuple(notes)
-
-
-def versions_of(pins: Iterable[Pin]) -> Mapping[str, Pin]:
-    return {p.name: p for p in pins}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomli_w
@@ -30,7 +30,7 @@ from .. import lifecycle
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from ..runner import Runner, SubprocessRunner, which
-from ..spec import Index, PypiRequirement
+from ..spec import DependencyMetadata, Index, PypiRequirement
 from .model import Artifact, LockedPackage
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Request:
     root: str = "."  # the project root, for path dependencies
     env: Mapping[str, str] = field(default_factory=dict)
     find_links: tuple[str, ...] = ()  # pip --find-links pages (URLs) or folders (relative)
+    dependency_metadata: tuple[DependencyMetadata, ...] = ()  # the project's, for uv
 
 
 def pyproject_for(request: Request) -> dict:
@@ -173,7 +174,7 @@ def compile(
                    cwd=work, env=env, on_line=on_line)
         log.info("uv pip compile (pylock): %.2f s", time.perf_counter() - start)
         if not done.ok:
-            raise _uv_error(done.stderr or done.stdout, request)
+            raise _uv_error(_scrub(done.stderr or done.stdout, work), request)
         pylock = tomllib.loads((work / "pylock.toml").read_text())
         # The edges and index of each package: cheap, the cache is warm now.
         start = time.perf_counter()
@@ -183,8 +184,19 @@ def compile(
             notes = run(edges, cwd=work, env=env)
         log.info("uv pip compile (edges, offline): %.2f s", time.perf_counter() - start)
         if not notes.ok:
-            raise _uv_error(notes.stderr or notes.stdout, request)
-    return packages_from(pylock, notes.stdout)
+            raise _uv_error(_scrub(notes.stderr or notes.stdout, work), request)
+    return _relative_paths(packages_from(pylock, notes.stdout), request.root)
+
+
+def _relative_paths(pkgs: tuple[LockedPackage, ...], root: str) -> tuple[LockedPackage, ...]:
+    """Path dependencies as the lock keeps them: relative to the project, never this
+    machine's absolute path (the lock travels)."""
+    out = []
+    for p in pkgs:
+        if p.source.startswith("path:") and os.path.isabs(p.source[5:]):
+            p = replace(p, source="path:" + Path(os.path.relpath(p.source[5:], root)).as_posix())
+        out.append(p)
+    return tuple(out)
 
 
 _LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)\s*\S.*?"
@@ -262,6 +274,12 @@ _SHOWN = 20
 _BUILD_FAILED = re.compile(r"Failed to (?:download and )?build `([^`@ ]+) @ ([^`]+)`")
 _LOCAL_BUILD = re.compile(r"\b([A-Za-z0-9_.-]+)(?:==|\s)v?([0-9][0-9.]*)"
                           r"\+(cu\d+|cpu|rocm[0-9.]+)\b")
+
+
+def _scrub(text: str, work: Path) -> str:
+    """uv names the throwaway files dockyard wrote for it; the user never saw them."""
+    text = text.replace(str(work / "pyproject.toml"), "dockyard's request to uv")
+    return text.replace(str(work), "dockyard's uv work folder")
 
 
 def _uv_error(text: str, request: Request) -> LockError:
@@ -342,6 +360,18 @@ def _uv_error(text: str, request: Request) -> LockError:
                      "see uv's message above")
 
 
+def uv_settings(request: Request) -> dict:
+    """Settings uv reads from a config file, not from the requirements' pyproject: the
+    project's `[[tool.uv.dependency-metadata]]` (what cannot be built to be read)."""
+    if not request.dependency_metadata:
+        return {}
+    return {"dependency-metadata": [
+        {k: v for k, v in (("name", m.name), ("version", m.version),
+                           ("requires-dist", list(m.requires_dist)),
+                           ("requires-python", m.requires_python)) if v}
+        for m in request.dependency_metadata]}
+
+
 def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
     """Write uv's inputs into `work`; the `uv pip compile` command line that reads them.
 
@@ -350,7 +380,12 @@ def prepare(request: Request, work: Path, uv: str | None = None) -> list[str]:
     (work / "pyproject.toml").write_text(tomli_w.dumps(pyproject_for(request)))
     if request.constraints:
         (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
-    return _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
+    args = _base_args(uv or which("uv") or "uv", work / "pyproject.toml", request)
+    settings = uv_settings(request)
+    if settings:  # an explicit --config-file is read even with UV_NO_CONFIG
+        (work / "uv.toml").write_text(tomli_w.dumps(settings))
+        args += ["--config-file", str(work / "uv.toml")]
+    return args
 
 
 __all__ = ["PYPI_FILES", "PYPI_SIMPLE", "Request", "Target", "compile", "packages_from",

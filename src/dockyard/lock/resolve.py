@@ -77,6 +77,7 @@ def pypi_request(spec: ProjectSpec, requests: rules.Requests,
         routes=settings.routes,
         root=spec.root,
         find_links=spec.find_links,
+        dependency_metadata=spec.dependency_metadata,
     )
 
 
@@ -197,7 +198,8 @@ def lock_project(
         try:
             pypi_pkgs = compile_pypi(request_pypi, on_line=say)
         except LockError as exc:
-            raise _explain_conda_pins(exc, conda_pkgs) from None
+            raise _explain_git_pins(_explain_conda_pins(exc, conda_pkgs),
+                                    requests.git_pins) from None
 
     git_notes = _git_notes(requests.git_pins, git_head or _remote_head, say)
     packages, notes = rules.merge(spec, requests, conda_pkgs, pypi_pkgs,
@@ -355,6 +357,21 @@ def _git_notes(git_pins: Iterable[rules.GitPin], head_of: Callable[[str, str, st
                                       f"the lock keeps {g.commit[:12]}, what the developers "
                                       f"tested; {move}"))
     return tuple(notes)
+
+
+def _explain_git_pins(exc: LockError, git_pins: Iterable[rules.GitPin]) -> LockError:
+    """A git commit the project's lock records that cannot be fetched: maybe gone from the
+    remote (a force-push); say how to follow the branch instead."""
+    for g in git_pins:
+        if g.commit in exc.message and g.kind != "rev":
+            asked = f"branch {g.ref}" if g.kind == "branch" else (
+                f"tag {g.ref}" if g.kind == "tag" else "the default branch")
+            more = (f"{g.name} is pinned to {g.commit[:12]}, the commit {g.where} records; if "
+                    f"it is gone from the remote (a force-push), `[install] unpin = "
+                    f'["{g.name}"]` in dockyard.toml follows {asked} instead')
+            return type(exc)(exc.message, where=exc.where,
+                             hint=f"{exc.hint}; {more}" if exc.hint else more)
+    return exc
 
 
 def _explain_conda_pins(exc: LockError, conda_pkgs: Iterable[LockedPackage]) -> LockError:

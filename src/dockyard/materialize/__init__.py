@@ -47,6 +47,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audit.secrets import refuse_secrets
 from ..errors import BuildError
 from ..lock.model import Lock
 from ..plan.model import BuildPlan
@@ -299,6 +300,7 @@ def materialize_app(plan: BuildPlan, project_root: str | Path, dest: str | Path,
     with tempfile.TemporaryDirectory(prefix="dockyard-app-") as tmp_name:
         tmp = Path(tmp_name)
         copy_tree(root, tmp / "project", rules=ignore_rules(root))
+        refuse_secrets({"": tmp / "project"}, plan.allow_secrets)
         _build_and_install([(plan.project_name, tmp / "project")], plan, Path(dest),
                            lambda n: target_scheme(app_dir, n), f"{prefix}/bin/python", tmp,
                            _host_python(plan.interpreter.minor), epoch, progress, keep_env=True)

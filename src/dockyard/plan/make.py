@@ -296,4 +296,5 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
         secrets=tuple(sorted(set(settings.secrets))), uv=UV,
         layers=tuple(x for x in layers if x is not None), notes=tuple(notes),
         base_cmd=facts.cmd, base_entrypoint=facts.entrypoint,
+        allow_secrets=project.settings.allow_secrets if project is not None else (),
     )

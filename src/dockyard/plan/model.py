@@ -135,6 +135,7 @@ class BuildPlan:
     # COPYed last, so a code change touches nothing else; "image": built in the builder
     # stage (a platform-specific wheel, which must be built against the base)
     app_build: Literal["host", "image"] = "host"
+    allow_secrets: tuple[str, ...] = ()  # dockyard.toml [secrets] allow: files meant to ship
 
     @property
     def owner(self) -> str:

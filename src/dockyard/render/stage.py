@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import aio, lifecycle
+from ..audit.secrets import refuse_secrets
 from ..errors import BuildError
 from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin, WheelPin
 from ..redact import redact
@@ -534,11 +535,31 @@ def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
                   project_root: str | Path, dest: str | Path,
                   progress: Progress | None = None) -> Path:
     """Write the whole build context into `dest` (created; empty, absent, or holding only
-    the `app/` that `stage_app` made)."""
+    the `app/` that `stage_app` made).
+
+    Nothing is left half-written: when staging fails (a credential found, a fetch that
+    fails, Ctrl-C), what it wrote in `dest` is removed."""
     dest = Path(dest)
     if dest.exists() and any(p.name != CONTEXT_APP for p in dest.iterdir()):
         raise BuildError(f"{dest} is not empty", hint="give an empty or new directory")
+    created = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        return _stage(context, plan, lock_text, project_root, dest, progress)
+    except BaseException:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            for child in list(dest.iterdir()):
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink(missing_ok=True)
+        raise
+
+
+def _stage(context: BuildContext, plan: BuildPlan, lock_text: str, project_root: str | Path,
+           dest: Path, progress: Progress | None) -> Path:
     for f in context.files:
         path = dest / f.path
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -566,6 +587,11 @@ def stage_context(context: BuildContext, plan: BuildPlan, lock_text: str,
                              "this machine for the image",
                              hint="render the plan with app_build='image' "
                              "(dockyard.pipeline.stage does)")
+    # the one hook: nothing ships a credential (the project's source, or its package as
+    # built on the host, and every source dependency)
+    refuse_secrets({"": dest / (CONTEXT_PROJECT if plan.app_build == "image" else CONTEXT_APP),
+                    **{pin.name: dest / CONTEXT_SOURCES / pin.name for pin in plan.sources}},
+                   plan.allow_secrets)
     for name, trees in groups.items():
         if trees:
             if progress:

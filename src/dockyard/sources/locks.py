@@ -26,7 +26,7 @@ from ..errors import SpecError
 from ..spec import LockEdge, Pin, ProjectLock
 from .locate import OriginOf, no_positions
 from .pep508 import clean_url, split_url
-from .poetry import python_marker_of, to_pep440
+from .poetry import _and, python_marker_of, to_pep440
 
 
 def _packages(doc: Mapping[str, Any], origin_of: OriginOf, what: str) -> list[Mapping[str, Any]]:
@@ -56,11 +56,6 @@ def _poetry_spec(constraint: Any) -> str:
         return to_pep440(str(constraint))
     except ValueError:
         return ""
-
-
-def _and(*markers: str) -> str:
-    live = [m for m in markers if m]
-    return " and ".join(f"({m})" for m in live) if len(live) > 1 else (live[0] if live else "")
 
 
 def _poetry_edges(name: str, value: Any) -> list[LockEdge]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..spec import CondaRequirement, Index, Origin, Pin, ProjectLock, PypiRequirement
+from ..spec import (
+    CondaRequirement,
+    DependencyMetadata,
+    Index,
+    Origin,
+    Pin,
+    ProjectLock,
+    PypiRequirement,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,4 +33,5 @@ class Partial:
     requires_python_origin: Origin | None = None
     selected_groups: tuple[str, ...] = ()  # pip's `--group NAME` in an environment file
     find_links: tuple[str, ...] = ()  # pip's --find-links (URLs or folders)
+    dependency_metadata: tuple[DependencyMetadata, ...] = ()
     notes: tuple[str, ...] = ()  # decisions to tell (`dask[complete]` read as `dask`)

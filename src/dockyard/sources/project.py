@@ -119,6 +119,7 @@ def _merge(root: Path, parts: list[Partial], settings: Settings,
         selected_groups=cat("selected_groups"),
         environment=environment,
         find_links=cat("find_links"),
+        dependency_metadata=cat("dependency_metadata"),
         notes=tuple(notes) + cat("notes"),
         settings=settings,
         inputs=tuple(InputFile(k, v) for k, v in sorted(inputs.items())),
@@ -215,6 +216,12 @@ def read_project(root: Path, settings_path: Path | None = None, *,
             if group_of(name) != "main":
                 part = replace(part, optional_groups=(group_of(name),))
             parts.append(part)
+    unread = sorted(p.relative_to(root).as_posix() for p in (root / "requirements").glob(
+        "*.txt") if p.is_file() and p.relative_to(root).as_posix() not in reads.files) \
+        if (root / "requirements").is_dir() else []
+    if unread:  # fsdl's requirements/prod.txt, dev.txt: pip-tools layers under other names
+        notes.append(f"not read: {', '.join(unread)} (dockyard reads requirements*.txt; the "
+                     "environment file or pyproject.toml says what is installed)")
     tool_config_only = bool(pyproject_doc) and not (
         pyproject_doc.get("project") or pyproject_doc.get("tool", {}).get("poetry"))
     if set(reads.files) <= {settings_rel} or (

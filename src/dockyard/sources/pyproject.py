@@ -16,7 +16,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from ..errors import SpecError
-from ..spec import Index, PypiRequirement
+from ..spec import DependencyMetadata, Index, PypiRequirement
 from .locate import OriginOf, Path_, no_positions
 from .model import Partial
 from .pep508 import clean_url, git_source, local_path, requirement
@@ -142,6 +142,20 @@ def _negate(marker: str) -> str | None:
     return f"{m[1]} {_NEGATE[m[2]]} {m[3]}" if m else None
 
 
+def _uv_metadata(uv: Mapping[str, Any], origin_of: OriginOf) -> tuple[DependencyMetadata, ...]:
+    out = []
+    for i, entry in enumerate(uv.get("dependency-metadata", [])):
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise SpecError("a [[tool.uv.dependency-metadata]] entry without a name",
+                            where=str(origin_of(("tool", "uv", "dependency-metadata", i))),
+                            hint='add name = "..." (and version, requires-dist)')
+        out.append(DependencyMetadata(
+            canonicalize_name(str(entry["name"])), str(entry.get("version", "")),
+            tuple(str(r) for r in entry.get("requires-dist", ())),
+            str(entry.get("requires-python", ""))))
+    return tuple(out)
+
+
 def _apply_uv_sources(reqs: list[PypiRequirement], uv: Mapping[str, Any], origin_of: OriginOf,
                       members: Mapping[str, str]) -> list[PypiRequirement]:
     sources: dict[str, tuple[str, Any]] = {
@@ -200,6 +214,7 @@ def parse_pyproject(doc: Mapping[str, Any], origin_of: OriginOf | None = None,
     python_path: Path_ = (("project", "requires-python") if requires_python is not None
                           else ("tool", "poetry", "dependencies", "python"))
     return Partial(
+        dependency_metadata=_uv_metadata(uv, origin_of),
         name=doc.get("project", {}).get("name") or poetry.get("name"),
         requires_python=_intersect(requires_python, poetry.get("python")),
         requires_python_origin=origin_of(python_path),

@@ -81,6 +81,9 @@ SCHEMA: dict[str, dict[str, tuple[_Check, str]]] = {
     "cuda": {
         "accept-mismatch": (_bool, "true or false"),
     },
+    "secrets": {
+        "allow": (_strlist, 'a list of paths or globs like ["tests/data/test.key"]'),
+    },
 }
 FREE_TABLES = {
     "sources": ((lambda v: v in OWNERS), '"conda" or "pypi"'),
@@ -88,8 +91,9 @@ FREE_TABLES = {
 }
 # Tables read by their own commands (`dockyard cluster`: dockyard.cluster.settings): they say
 # where and how the image runs, not what it holds, so they stay out of the lock's inputs.
-DEPLOYMENT_TABLES = ("cluster",)
-TOP = tuple(SCHEMA) + tuple(FREE_TABLES) + DEPLOYMENT_TABLES
+# [secrets] is read here (build checks it) but allowing a file changes no resolution.
+DEPLOYMENT_TABLES = ("cluster", "secrets")
+TOP = tuple(dict.fromkeys((*SCHEMA, *FREE_TABLES, *DEPLOYMENT_TABLES)))
 
 
 def _shown(value: Any) -> str:
@@ -175,6 +179,7 @@ def parse_settings(doc: Mapping[str, Any], origin_of: OriginOf | None = None) ->
         environment=values.get("conda.environment"),
         kernel=values.get("install.kernel", True),
         accept_cuda_mismatch=values.get("cuda.accept-mismatch", False),
+        allow_secrets=tuple(values.get("secrets.allow", ())),
         origin=origin_of(()),
     )
 

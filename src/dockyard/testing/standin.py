@@ -67,6 +67,7 @@ def dist_of(name: str) -> str | None:
 
 PYTHONS = ("3.9.19", "3.10.14", "3.11.9", "3.12.11", "3.13.5")
 _TOKEN = re.compile(r"\d+(?:\.\d+)*(?:[a-z]+\d*)?")
+_WHOLE = re.compile(r"[0-9][0-9A-Za-z._!+]*")
 
 
 def _bump(version: str) -> str:
@@ -105,10 +106,12 @@ def choose_version(specs: Iterable[str], prefer: Iterable[str] = ()) -> str:
     """A version meeting every version spec: a preferred one (a lock's) if it does, else the
     highest of the versions the specs name, bumped and padded."""
     version_specs = _version_specs(specs)
-    for v in prefer:
+    exact = [v[2:] for v in version_specs if v.startswith("==") and "," not in v]
+    for v in [*prefer, *exact]:
         if satisfies(v, version_specs):
             return v
     tokens = {t for s in version_specs for t in _TOKEN.findall(s)}
+    tokens |= {t.rstrip(".*") for s in version_specs for t in _WHOLE.findall(s)}  # 2.3.2.post1
     candidates = set(tokens)
     for t in tokens:
         candidates |= {_bump(t), f"{t}.0", f"{t}.1", _bump(f"{t}.0")}
