@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockyard.engines import get_engine
+from dockyard.engines.housekeeping import BUILDER_REPO
 from dockyard.lock.model import loads
 from dockyard.testing.bases import platform_base
 from dockyard.testing.founding import founding_case_buildable
@@ -177,6 +178,13 @@ def naive_build(engine, ctx: Path, base: str, no_cache: bool) -> float:
     return time.monotonic() - start
 
 
+def builders(engine) -> list[str]:
+    """The builder images dockyard kept for the case (one per base)."""
+    done = engine.cli("images", "--format", "{{.Repository}}:{{.Tag}}",
+                      f"{BUILDER_REPO}/dctools")
+    return done.stdout.split()
+
+
 def remove(engine, *refs: str) -> None:
     for ref in refs:
         if engine.exists(ref):
@@ -237,7 +245,7 @@ def main() -> None:
                   "rebuild": rebuild.out[-3000:], "cold": cold.out[-3000:]}
         (work / "dockyard-outputs.json").write_text(json.dumps(report, indent=1))
         if not args.keep:
-            remove(engine, DOCKYARD_TAG, "localhost/dockyard-builder/dctools:latest")
+            remove(engine, DOCKYARD_TAG, *builders(engine))
 
         ctx = work / "naive"
         naive_context(ctx, project, staged)
@@ -264,7 +272,7 @@ def main() -> None:
         }
     finally:
         if not args.keep:
-            remove(engine, DOCKYARD_TAG, NAIVE_TAG, "localhost/dockyard-builder/dctools:latest")
+            remove(engine, DOCKYARD_TAG, NAIVE_TAG, *builders(engine))
         shutil.rmtree(work / "naive", ignore_errors=True)
         shutil.rmtree(work / "staged", ignore_errors=True)
 

@@ -129,7 +129,8 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     ui.ok(f"built {args.tag} ({image_id[:12]}, {size / 1e6:.0f} MB; the base is "
           f"{p.facts.size / 1e6:.0f} MB; {watch.cached} of {watch.run} steps "
           "from the layer cache)")
-    tidied = tidy_after_build(p.engine, watch, plan.project_name, args.tag, previous)
+    tidied = tidy_after_build(p.engine, watch, plan.project_name, args.tag, previous,
+                              plan.base_from)
     if tidied.builder and args.no_keep_builder:
         p.engine.cli("rmi", tidied.builder, timeout=300)
         ui.info(f"removed the builder stage's image ({tidied.builder})")

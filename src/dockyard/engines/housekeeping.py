@@ -2,8 +2,9 @@
 
 A multi-stage build leaves its builder stage as an untagged image (gigabytes: the
 whole environment before it is copied into the final stage). It is what makes the next
-build fast (its layers are the cache), so dockyard keeps exactly one per project,
-tagged `localhost/dockyard-builder/<project>:latest`, and removes the one it replaces,
+build fast (its layers are the cache), so dockyard keeps exactly one per project and
+base, tagged `localhost/dockyard-builder/<project>:<base>` (a short hash of the base's
+pinned reference), and removes the one it replaces,
 any untagged builder of the same project an interrupted build left, and the previous
 image of the tag it built when nothing else names it. It never touches an image it did
 not make: builder images carry the label `io.dockyard.builder=<project>`, final images
@@ -68,8 +69,14 @@ def _label(engine: CliEngine, ref: str, key: str) -> str | None:
     return labels.get(key)
 
 
+def builder_tag(project: str, base_from: str) -> str:
+    import hashlib
+
+    return f"{BUILDER_REPO}/{_slug(project)}:{hashlib.sha256(base_from.encode()).hexdigest()[:12]}"
+
+
 def tidy_after_build(engine: CliEngine, watch: BuildWatch, project: str, tag: str,
-                     previous: str | None) -> Tidied:
+                     previous: str | None, base_from: str = "") -> Tidied:
     """Keep this build's builder image under one tag per project, remove what it replaces.
 
     `previous`: the id `tag` named before the build (its image is removed when the build
@@ -85,7 +92,7 @@ def tidy_after_build(engine: CliEngine, watch: BuildWatch, project: str, tag: st
     keep = ""
     if watch.builder_id and engine.exists(watch.builder_id) and \
             _label(engine, watch.builder_id, "io.dockyard.builder") == project:
-        keep = f"{BUILDER_REPO}/{_slug(project)}:latest"
+        keep = builder_tag(project, base_from)
         old = engine.inspect(keep)["Id"] if engine.exists(keep) else None
         engine.check("tag", watch.builder_id, keep, what="tag")
         new = engine.inspect(keep)["Id"]
@@ -137,4 +144,5 @@ def _du(path: Path) -> int:
     return total
 
 
-__all__ = ["BUILDER_REPO", "BuildWatch", "Tidied", "cache_mount", "tidy_after_build"]
+__all__ = ["BUILDER_REPO", "BuildWatch", "Tidied", "builder_tag", "cache_mount",
+           "tidy_after_build"]
