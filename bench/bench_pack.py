@@ -1,20 +1,28 @@
 """`dockyard pack` and the host-side unpack, beside their floors (not CI).
 
-    python bench/bench_pack.py [--case example|where|DIR] [--rounds N]
+    python bench/bench_pack.py [--case example|where|DIR] [--rounds N] [--level 1-9]
 
 For the project (the bundled example by default; `where` is the binary-
 placeholder project of dockyard.testing.packs; DIR any locked project):
-  - pack time (`dockyard pack`, environment made from the lock, cold-ish: the
-    artifact caches are warm) and pack size beside the installed size;
+  - pack time (`dockyard pack`, environment made from the lock; the artifact
+    caches are warm) and pack size beside the installed size;
   - unpack time of `sh PACK --prefix DIR --no-check` beside `tar -xzf` of the
-    same payload bytes (the floor: what relocation and checks cost on top);
+    same payload bytes (the floor: what the sha256, relocation and checks cost
+    on top), the two alternating;
   - the self-check's time (`dockyard-env check`: verify's imports and versions).
-Medians of `--rounds` runs. Run heavy cases under `flock /work/wt/.heavy.lock`.
+Each figure is a median of `--rounds` runs, as wall-clock seconds and as CPU
+seconds (user + system of the command and all its children). On a shared
+machine the wall clock follows the load (printed beside): compare the CPU
+seconds across runs, the wall clock only within one. Run heavy cases under
+`flock /work/wt/.heavy.lock`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,18 +32,28 @@ import time
 from pathlib import Path
 
 
-def timed(argv, **kw) -> float:
+def timed(argv, **kw) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     subprocess.run(argv, check=True, capture_output=True, **kw)
-    return time.monotonic() - start
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def med(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", default="example")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--level", type=int, default=6, help="gzip level of the pack (default 6)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dockyard-bench-pack-"))
+    loads = []
     try:
         if args.case == "example":
             from dockyard.testing.packs import locked_example
@@ -46,8 +64,12 @@ def main() -> int:
         else:
             project = Path(args.case).resolve()
         pack = work / "env.sh"
-        pack_times = [timed([shutil.which("dockyard") or "dockyard", "pack", "--project",
-                             str(project), "-o", str(pack)]) for _ in range(args.rounds)]
+        dockyard = shutil.which("dockyard") or "dockyard"
+        pack_runs = []
+        for _ in range(args.rounds):
+            pack_runs.append(timed([dockyard, "pack", "--project", str(project), "-o", str(pack),
+                                    "--compression-level", str(args.level)]))
+            loads.append(os.getloadavg()[0])
         from dockyard.deploy import pack_info
         info = pack_info(pack)
         tarball = work / "env.tar.gz"
@@ -57,25 +79,26 @@ def main() -> int:
         for i in range(args.rounds):
             prefix = work / f"u{i}"
             unpack.append(timed(["sh", str(pack), "--prefix", str(prefix), "--no-check"]))
-            check.append(timed(["sh", str(prefix / ".dockyard" / "dockyard-env"), "check"]))
             (work / f"t{i}").mkdir()
             floor.append(timed(["tar", "-xzf", str(tarball), "-C", str(work / f"t{i}")]))
+            check.append(timed(["sh", str(prefix / ".dockyard" / "dockyard-env"), "check"]))
+            loads.append(os.getloadavg()[0])
             shutil.rmtree(prefix)
             shutil.rmtree(work / f"t{i}")
-        import json
         manifest = json.loads(subprocess.run(
             ["sh", "-c", f"gzip -dc {tarball} | tar -xOf - .dockyard/pack.json"],
             capture_output=True, check=True).stdout)
-        med = statistics.median
         installed = manifest["installed_bytes"]
-        print(f"case: {args.case} ({info.project}, pack {info.pack_id}), "
-              f"{args.rounds} rounds, medians")
+        (pw, pc), (uw, uc), (fw, fc), (cw, cc) = map(med, (pack_runs, unpack, floor, check))
+        print(f"case: {args.case} ({info.project}, pack {info.pack_id}), gzip level {args.level}, "
+              f"{args.rounds} rounds, medians; {os.cpu_count()} cores, load average "
+              f"{min(loads):.1f}-{max(loads):.1f}")
         print(f"  pack size        {info.size / 1e6:8.1f} MB   installed {installed / 1e6:8.1f} MB"
               f"   ratio {info.size / installed:.2f}")
-        print(f"  pack time        {med(pack_times):8.1f} s")
-        print(f"  unpack (sh)      {med(unpack):8.1f} s   tar -xzf floor {med(floor):6.1f} s"
-              f"   ratio {med(unpack) / med(floor):.2f}")
-        print(f"  self-check       {med(check):8.1f} s   "
+        print(f"  pack             {pw:8.1f} s wall {pc:6.1f} s CPU")
+        print(f"  unpack (sh)      {uw:8.1f} s wall {uc:6.1f} s CPU   tar -xzf floor {fw:6.1f} s "
+              f"wall {fc:6.1f} s CPU   ratio {uw / fw:.2f} wall, {uc / fc:.2f} CPU")
+        print(f"  self-check       {cw:8.1f} s wall {cc:6.1f} s CPU   "
               f"({len(manifest['wanted'])} locked distributions imported)")
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -96,3 +96,38 @@ def example_image(podman, example):
 
     build.outputs = {}
     return build
+
+
+# -- the bundled example's pack and SSH test hosts: shared by tests/pack and tests/deploy,
+#    made once per session (a pack is a few minutes of CPU on a loaded machine) -------------
+
+@pytest.fixture(scope="session")
+def example_project(tmp_path_factory):
+    """A locked copy of the bundled example. Shared: copy it before editing it."""
+    from dockyard.testing.packs import locked_example
+
+    return locked_example(tmp_path_factory.mktemp("example"))
+
+
+@pytest.fixture(scope="session")
+def example_pack(example_project, tmp_path_factory):
+    """`dockyard pack -o minicase-env.sh` of it (gzip level 1: tests unpack it, nobody
+    downloads it)."""
+    from dockyard.testing.cli import run_cli
+
+    out = tmp_path_factory.mktemp("pack") / "minicase-env.sh"
+    code, said = run_cli("pack", "--project", str(example_project), "-o", str(out),
+                         "--compression-level", "1")
+    assert code == 0, said
+    assert "minicase-env.sh" in said and "relocated" in said, said
+    return out
+
+
+@pytest.fixture(scope="session")
+def ssh_test_hosts(podman, tmp_path_factory):
+    """host1 and host2: Debian's openssh-server in containers (dockyard.testing.sshd).
+    Each test deploys under its own prefix and puts back what it breaks."""
+    from dockyard.testing.sshd import ssh_hosts
+
+    with ssh_hosts(podman, ["host1", "host2"], tmp_path_factory.mktemp("ssh")) as hosts:
+        yield hosts

@@ -1,11 +1,13 @@
 """`dockyard deploy` to real sshd hosts (Debian's openssh-server in containers) and a local dir.
 
-Two packs of the bundled example (v2: a code change), two SSH hosts reached on
-loopback ports with a key made here, and a plain local directory. Deploy v1
-everywhere; break host2 on purpose (a numpy in the user's site-packages that
-shadows the environment's, as a stray `pip install --user` does); deploy v2 and
-see host2 refused (its `current` unchanged) while host1 switches; roll host1
-back. No credential is on any command line: the recorded ssh argv say so.
+Two packs of the bundled example (v1, the session's; v2: a code change), two SSH
+hosts reached on loopback ports with a key made here, and a plain local
+directory. Deploy v1 to both hosts; break host2 on purpose (a numpy in the
+user's site-packages that shadows the environment's, as a stray `pip install
+--user` does); deploy v2 and see host2 refused (its `current` unchanged) while host1
+switches; deploy v1 with --all-or-none (host1 would switch back, host2's fails)
+and see neither host switched; roll host1 back. Every ssh call is recorded as
+ssh received it.
 """
 
 from __future__ import annotations
@@ -18,31 +20,23 @@ import pytest
 from dockyard.testing.cli import run_cli
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
+ROOT = "/opt/envs/app"
+STRAY = "/home/dask/.local/lib/python3.12/site-packages"
 
 
 @pytest.fixture(scope="module")
-def packs(tmp_path_factory):
-    from dockyard.testing.packs import locked_example
-
-    work = tmp_path_factory.mktemp("packs")
-    project = locked_example(work)
-    out = {}
-    for version in ("v1", "v2"):
-        if version == "v2":
-            init = project / "minicase" / "__init__.py"
-            init.write_text(init.read_text() + '\nRELEASE = "v2"\n')
-        out[version] = work / f"minicase-{version}.sh"
-        code, said = run_cli("pack", "--project", str(project), "-o", str(out[version]))
-        assert code == 0, said
+def v2_pack(example_project, tmp_path_factory):
+    """The example with a code change, packed."""
+    work = tmp_path_factory.mktemp("v2")
+    project = work / "minicase"
+    shutil.copytree(example_project, project)
+    init = project / "minicase" / "__init__.py"
+    init.write_text(init.read_text() + '\nRELEASE = "v2"\n')
+    out = work / "minicase-v2.sh"
+    code, said = run_cli("pack", "--project", str(project), "-o", str(out),
+                         "--compression-level", "1")
+    assert code == 0, said
     return out
-
-
-@pytest.fixture(scope="module")
-def hosts(podman, tmp_path_factory):
-    from dockyard.testing.sshd import ssh_hosts
-
-    with ssh_hosts(podman, ["host1", "host2"], tmp_path_factory.mktemp("ssh")) as found:
-        yield found
 
 
 def pack_id(path):
@@ -51,69 +45,105 @@ def pack_id(path):
     return pack_info(path).pack_id
 
 
-def current(host, root="/opt/envs/app"):
-    return host.exec(f"readlink {root}/current", check=False).stdout.strip()
+def link(host, name="current", root=ROOT):
+    return host.exec(f"readlink {root}/{name}", check=False).stdout.strip()
 
 
-def test_deploy_break_refuse_rollback(packs, hosts, tmp_path, monkeypatch):
-    from dockyard.deploy import transport
+def results_of(path):
+    return {r["host"]: r for r in json.loads(path.read_text())}
 
-    argvs = []
-    real = transport._run
-    monkeypatch.setattr(transport, "_run", lambda argv, *a: (argvs.append(argv), real(argv, *a))[1])
-    v1, v2 = pack_id(packs["v1"]), pack_id(packs["v2"])
+
+@pytest.fixture
+def broken_host2(ssh_test_hosts):
+    """host2 with a stray user-site numpy that shadows every environment's; put back after
+    (and ROOT removed from both hosts)."""
+    host2 = ssh_test_hosts["host2"]
+
+    def breaks() -> None:
+        host2.exec(
+            f"mkdir -p {STRAY}/numpy {STRAY}/numpy-2.0.0.dist-info && "
+            f"printf 'raise ImportError(\"a stray numpy\")\\n' > {STRAY}/numpy/__init__.py && "
+            f"printf 'Metadata-Version: 2.1\\nName: numpy\\nVersion: 2.0.0\\n' "
+            f"> {STRAY}/numpy-2.0.0.dist-info/METADATA && chown -R dask /home/dask/.local")
+
+    yield breaks
+    host2.exec("rm -rf /home/dask/.local")
+    for host in ssh_test_hosts.hosts.values():
+        host.exec(f"rm -rf {ROOT}")
+
+
+def test_deploy_break_refuse_rollback(example_pack, v2_pack, ssh_test_hosts, broken_host2,
+                                      tmp_path, monkeypatch):
+    from dockyard.testing.argv import ArgvRecorder
+
+    hosts = ssh_test_hosts
+    rec = ArgvRecorder(tmp_path, ["ssh"])
+    monkeypatch.setenv("PATH", rec.path())
+    v1, v2 = pack_id(example_pack), pack_id(v2_pack)
     assert v1 != v2
-    local = tmp_path / "local-envs"
-    common = ["--prefix", "/opt/envs/app", "--ssh-config", str(hosts.config)]
+    common = ["--prefix", ROOT, "--ssh-config", str(hosts.config)]
 
-    code, said = run_cli("deploy", "host1", "host2", *common, "--pack", str(packs["v1"]),
+    code, said = run_cli("deploy", "host1", "host2", *common, "--pack", str(example_pack),
                          "--json", str(tmp_path / "v1.json"))
     assert code == 0, said
-    results = {r["host"]: r for r in json.loads((tmp_path / "v1.json").read_text())}
+    results = results_of(tmp_path / "v1.json")
     assert {h: r["status"] for h, r in results.items()} == {"host1": "switched",
                                                             "host2": "switched"}
-    assert current(hosts["host1"]) == current(hosts["host2"]) == v1
-    run = hosts["host1"].exec(". /opt/envs/app/current/activate && python -c "
+    assert link(hosts["host1"]) == link(hosts["host2"]) == v1
+    run = hosts["host1"].exec(f". {ROOT}/current/activate && python -c "
                               "'import minicase, tinygeo, numpy; print(numpy.__version__)'",
                               user="dask")
     assert run.stdout.strip() == "1.26.4"
 
     # the same pack again: nothing copied, nothing switched
-    code, said = run_cli("deploy", "host1", *common, "--pack", str(packs["v1"]))
+    code, said = run_cli("deploy", "host1", *common, "--pack", str(example_pack))
     assert code == 0 and "up to date" in said, said
 
-    # host2 broken on purpose: a stray user-site numpy shadows the environment's
-    site = "/home/dask/.local/lib/python3.12/site-packages"
-    hosts["host2"].exec(
-        f"mkdir -p {site}/numpy {site}/numpy-2.0.0.dist-info && "
-        f"printf 'raise ImportError(\"a stray numpy\")\\n' > {site}/numpy/__init__.py && "
-        f"printf 'Metadata-Version: 2.1\\nName: numpy\\nVersion: 2.0.0\\n' "
-        f"> {site}/numpy-2.0.0.dist-info/METADATA && chown -R dask /home/dask/.local")
-    code, said = run_cli("deploy", "host1", "host2", *common, "--pack", str(packs["v2"]),
+    broken_host2()
+    # v2: host1 switches, host2 is refused (its new environment fails) and keeps v1
+    code, said = run_cli("deploy", "host1", "host2", *common, "--pack", str(v2_pack),
                          "--json", str(tmp_path / "v2.json"))
     assert code == 1, said
-    results = {r["host"]: r for r in json.loads((tmp_path / "v2.json").read_text())}
+    results = results_of(tmp_path / "v2.json")
     assert results["host1"]["status"] == "switched" and results["host1"]["current"] == v2
     assert results["host2"]["status"] == "refused"
     assert any("numpy" in p and "2.0.0" in p for p in results["host2"]["problems"])
-    assert current(hosts["host1"]) == v2 and current(hosts["host2"]) == v1  # host2 unchanged
+    assert link(hosts["host1"]) == v2 and link(hosts["host2"]) == v1  # host2 unchanged
     assert "do not all run the same environment" in said
+
+    # v1 again, --all-or-none: host1's v1 (its `previous`, still there) passes, host2's
+    # (its `current`) fails: no host switches
+    code, said = run_cli("deploy", "host1", "host2", *common, "--pack", str(example_pack),
+                         "--all-or-none", "--json", str(tmp_path / "aon.json"))
+    assert code == 1, said
+    results = results_of(tmp_path / "aon.json")
+    assert results["host1"]["status"] == "not switched", results
+    assert results["host1"]["detail"].startswith("already there, checked")
+    assert "another host failed (--all-or-none)" in results["host1"]["detail"]
+    assert results["host1"]["current"] == v2
+    assert results["host2"]["status"] == "refused"
+    assert "the current environment fails its check" in results["host2"]["detail"]
+    assert link(hosts["host1"]) == v2 and link(hosts["host2"]) == v1
 
     # roll host1 back: both on v1 again
     code, said = run_cli("deploy", "host1", *common, "--rollback")
     assert code == 0 and "rolled back" in said, said
-    assert current(hosts["host1"]) == v1
-    assert hosts["host1"].exec("readlink /opt/envs/app/previous").stdout.strip() == v2
+    assert link(hosts["host1"]) == v1 and link(hosts["host1"], "previous") == v2
     code, said = run_cli("deploy", "host2", *common, "--rollback")
     assert code == 1 and "nothing to roll back to" in said
 
-    # a plain local directory is a host too
-    code, said = run_cli("deploy", "local", "--prefix", str(local), "--pack", str(packs["v1"]))
-    assert code == 0, said
-    assert (local / "current").resolve().name == v1
-    assert (local / "current" / "bin" / "python").exists()
+    ssh_calls = rec.calls("ssh")
+    assert len(ssh_calls) >= 12, ssh_calls  # state, copy, check, inventory, switch...
+    for argv in ssh_calls:
+        assert "BatchMode=yes" in argv
+        dest = argv[argv.index("--") + 1]
+        assert dest in ("host1", "host2"), argv  # no user@, no password, no token: a name
 
-    ssh_lines = [" ".join(a) for a in argvs if a[0] == "ssh"]
-    assert ssh_lines and all("BatchMode=yes" in line for line in ssh_lines)
-    assert not [line for line in ssh_lines if "@" in line.split(" -- ", 1)[-1].split()[0]]
-    shutil.rmtree(local)
+
+def test_deploy_to_a_local_directory(example_pack, tmp_path):
+    local = tmp_path / "local-envs"
+    code, said = run_cli("deploy", "local", "--prefix", str(local), "--pack", str(example_pack))
+    assert code == 0, said
+    assert (local / "current").resolve().name == pack_id(example_pack)
+    assert (local / "current" / "bin" / "python").exists()
+    assert not [p.name for p in local.iterdir() if p.name.startswith(".")]  # nothing left

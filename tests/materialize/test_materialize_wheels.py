@@ -121,3 +121,31 @@ def test_a_damaged_wheel_is_a_build_error(tmp_path):
     with pytest.raises(BuildError, match="installing demo-1.0-py3-none-any.whl failed"):
         install_wheel(wheel, prefix_scheme("/p", "3.12", "demo"), "/p/bin/python",
                       tmp_path / "root")
+
+
+def test_a_venv_of_the_base_python_is_what_uv_makes(tmp_path):
+    """make_venv writes, without running the target's Python, what the pinned uv's
+    `uv venv --python BASE PREFIX` makes at PREFIX (here both on this machine)."""
+    from dockyard.materialize.build import build_python
+    from dockyard.materialize.venv import make_venv
+    from dockyard.plan.model import UV
+    from dockyard.render.stage import stage_uv
+
+    minor = "{}.{}".format(*sys.version_info[:2])
+    python = os.path.realpath(build_python(minor))
+    version = subprocess.run([python, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True).stdout.strip()
+    stage_uv(UV, tmp_path / "uv")
+    prefix = tmp_path / "image" / "env"
+    subprocess.run([str(tmp_path / "uv" / "tools" / "uv"), "venv", "-q", "--python", python,
+                    str(prefix)], check=True, env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"})
+    made = tmp_path / "staged"
+    make_venv(made, str(prefix), python, version, UV)
+
+    def listing(top: Path) -> dict[str, object]:
+        return {str(p.relative_to(top)): (os.readlink(p) if p.is_symlink() else
+                                          p.read_bytes() if p.is_file() else "dir",
+                                          p.lstat().st_mode & 0o777)
+                for p in sorted(top.rglob("*"))}
+
+    assert listing(made) == listing(prefix)

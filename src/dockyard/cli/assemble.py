@@ -93,6 +93,9 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
     project = open_project(args.project, args.settings)
     base = base_ref(project, args.base)
     engine = _engine_or_none()
+    if engine is None and any(kind == "load" for kind, _ in outputs):
+        raise BuildError("--load: no podman or docker on this machine",
+                         hint="use --output oci-archive:FILE and load it where an engine runs")
     secrets = parse_secrets(args.secret)
     with ui.step(f"Reading the base {base}"):
         base_image = open_base(base, engine)
@@ -118,10 +121,6 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
             elif kind == "push":
                 report = push(image, where, progress)
             else:
-                if engine is None:
-                    raise BuildError("--load: no podman or docker on this machine",
-                                     hint="use --output oci-archive:FILE and load it where "
-                                     "an engine runs")
                 load(image, engine, where, progress)
         if kind == "push":
             ui.info(f"  {len(report['sent'])} blobs sent, {len(report['mounted'])} mounted "

@@ -21,20 +21,23 @@ pack was built here, and the hosts receive only its bytes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import DeployError
 from . import remote
 from .transport import LocalTarget, Result, SshTarget, Target, target_of
 
 Progress = Callable[[str, str], None]  # (host, line)
+_T = TypeVar("_T")
+STOP_WAIT = 30.0  # seconds to wait for the hosts' threads once dockyard is stopping
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -119,10 +122,14 @@ def _why(res: Result, what: str) -> str:
 class _Host:
     """One host's deploy; every method returns a problem or None."""
 
-    def __init__(self, target: Target, root: str, say: Callable[[str], None]):
+    def __init__(self, target: Target, root: str, say: Callable[[str], None],
+                 stop: threading.Event | None = None):
         self.t, self.root, self.say = target, root, say
+        self.stop = stop or threading.Event()
 
     def run(self, script: str, **kw) -> Result:
+        if self.stop.is_set():  # dockyard is stopping: start nothing more on this host
+            raise _Stop("interrupted", "stopped before this step")
         return self.t.run(script, on_line=kw.pop("on_line", self._line), **kw)
 
     def _line(self, line: str) -> None:
@@ -170,7 +177,7 @@ class _Host:
                 self.say(f"copying {sent[0] * 100 // max(pack.size, 1)}% of "
                          f"{pack.size / 1e6:.0f} MB")
 
-        res = self.run(remote.install(self.root, pack.pack_id), stdin=pack.path,
+        res = self.run(remote.install(self.root, pack.pack_id, pack.size), stdin=pack.path,
                        on_bytes=on_bytes, timeout=3600)
         if not res.ok:
             raise _Stop("failed", _why(res, "installing the pack"))
@@ -253,8 +260,10 @@ def deploy(pack: str | Path, targets: Sequence[Target], root: str, lock, *,
     root = _check_root(root, info)
     say = progress or (lambda _h, _l: None)
 
+    pool = _Pool(jobs, len(targets))
+
     def phase1(t: Target) -> HostResult:
-        h = _Host(t, root, lambda line: say(t.name, line))
+        h = _Host(t, root, lambda line: say(t.name, line), pool.stop)
         started = time.monotonic()
         try:
             return _prepare(h, t.name, info, lock)
@@ -263,8 +272,8 @@ def deploy(pack: str | Path, targets: Sequence[Target], root: str, lock, *,
             return HostResult(t.name, stop.status, "", "", time.monotonic() - started,
                               stop.detail, stop.problems)
 
-    with _pool(jobs, len(targets)) as pool:
-        ready = list(pool.map(phase1, targets))
+    with pool:
+        ready = pool.map(phase1, targets)
         if all_or_none and not all(r.ok for r in ready):
             for r in ready:
                 if r.ok:
@@ -278,7 +287,7 @@ def deploy(pack: str | Path, targets: Sequence[Target], root: str, lock, *,
             if not r.ok:
                 return r
             started = time.monotonic()
-            h = _Host(t, root, lambda line: say(t.name, line))
+            h = _Host(t, root, lambda line: say(t.name, line), pool.stop)
             if r.was == info.pack_id:
                 r.status = "up to date"
                 return r
@@ -293,7 +302,7 @@ def deploy(pack: str | Path, targets: Sequence[Target], root: str, lock, *,
             say(t.name, f"current -> {r.version}")
             return r
 
-        return list(pool.map(phase2, list(zip(targets, ready, strict=True))))
+        return pool.map(phase2, list(zip(targets, ready, strict=True)))
 
 
 def rollback(targets: Sequence[Target], root: str, *, jobs: int = 8,
@@ -301,10 +310,11 @@ def rollback(targets: Sequence[Target], root: str, *, jobs: int = 8,
     """Point `current` back at `previous` on every target, after checking that one."""
     root = _check_root(root, None)
     say = progress or (lambda _h, _l: None)
+    pool = _Pool(jobs, len(targets))
 
     def one(t: Target) -> HostResult:
         started = time.monotonic()
-        h = _Host(t, root, lambda line: say(t.name, line))
+        h = _Host(t, root, lambda line: say(t.name, line), pool.stop)
         try:
             st = h.state()
             cur, prev = st.get("current", ""), st.get("previous", "")
@@ -326,24 +336,49 @@ def rollback(targets: Sequence[Target], root: str, *, jobs: int = 8,
             return HostResult(t.name, stop.status, "", "", time.monotonic() - started,
                               stop.detail, stop.problems)
 
-    with _pool(jobs, len(targets)) as pool:
-        return list(pool.map(one, targets))
+    with pool:
+        return pool.map(one, targets)
 
 
-@contextlib.contextmanager
-def _pool(jobs: int, n: int) -> Iterator[ThreadPoolExecutor]:
-    """Threads for the hosts; on Ctrl-C or SIGTERM their ssh children are killed first, so
-    that the threads end (nothing is switched: a host's `current` changes last, atomically)."""
-    from .. import lifecycle
+class _Pool:
+    """Threads for the hosts. On Ctrl-C or SIGTERM (or any error) in the caller: no host
+    starts another step, and their ssh children are killed until every thread has ended,
+    so nothing runs on after dockyard (a host's `current` changes last, atomically: a
+    stopped host keeps the one it had)."""
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)), thread_name_prefix="deploy")
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        lifecycle.undo_all()
-        raise
-    pool.shutdown(wait=True)
+    def __init__(self, jobs: int, n: int):
+        self.executor = ThreadPoolExecutor(max_workers=max(1, min(jobs, n)),
+                                           thread_name_prefix="deploy")
+        self.stop = threading.Event()
+        self.futures: list[Future] = []
+
+    def map(self, fn: Callable[[_T], HostResult], items: Sequence[_T]) -> list[HostResult]:
+        futures = [self.executor.submit(fn, item) for item in items]
+        self.futures += futures
+        pending = set(futures)
+        while pending:
+            # short waits: a signal may reach a host's thread instead of this one, and its
+            # handler (which raises here, in the main thread) runs only between them
+            _, pending = wait(pending, timeout=0.2)
+        return [f.result() for f in futures]
+
+    def __enter__(self) -> _Pool:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.executor.shutdown(wait=True)
+            return
+        from .. import lifecycle
+
+        self.stop.set()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + STOP_WAIT
+        while True:
+            lifecycle.undo_all()  # kills the children started so far (their process groups)
+            _, running = wait(self.futures, timeout=0.2)
+            if not running or time.monotonic() > deadline:
+                break
 
 
 def _check_root(root: str, info: PackInfo | None) -> str:

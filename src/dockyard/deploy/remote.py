@@ -16,6 +16,14 @@ from __future__ import annotations
 import shlex
 
 CHECK_MARK = "@@DOCKYARD-CHECK-JSON@@"
+# A step stopped by a signal, or by its lost client (a write to the closed connection
+# raises SIGPIPE), still runs its EXIT trap: what it was making is removed.
+_TRAPS = """\
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+"""
 
 _SWAP = """\
 swap() {  # swap NAME TARGET: point ROOT/NAME at TARGET, atomically
@@ -46,17 +54,24 @@ exit 0
 """
 
 
-def install(root: str, pack_id: str) -> str:
-    """Standard input is the pack: keep it beside ROOT, unpack it into ROOT/<id>, no check."""
-    return _head(root, pack_id) + """\
+def install(root: str, pack_id: str, size: int) -> str:
+    """Standard input is the pack (`size` bytes): keep it beside ROOT, unpack it into
+    ROOT/<id>, no check. A copy cut short (the client stopped, the link dropped) is
+    removed, never unpacked; so is the copy when this script is stopped."""
+    return _head(root, pack_id) + f"size={int(size)}\n" + """\
 cd "$root"
 rm -rf "./$id" ./."$id".dockyard-partial.* ./.incoming-*.part
-cat > ".incoming-$id.sh.part"
-mv ".incoming-$id.sh.part" ".incoming-$id.sh"
-status=0
-sh ".incoming-$id.sh" --prefix "$root/$id" --no-check || status=$?
-rm -f ".incoming-$id.sh"
-exit $status
+part=".incoming-$id.sh.part"
+trap 'rm -f "$part" ".incoming-$id.sh"' EXIT
+""" + _TRAPS + """\
+cat > "$part"
+got=$(wc -c < "$part" | tr -d ' ')
+if [ "$got" != "$size" ]; then
+  echo "error: the pack arrived incomplete ($got of $size bytes)" >&2
+  exit 3
+fi
+mv "$part" ".incoming-$id.sh"
+sh ".incoming-$id.sh" --prefix "$root/$id" --no-check
 """
 
 
@@ -64,11 +79,11 @@ def check(root: str, pack_id: str) -> str:
     """The environment's self-check (its lines on stderr), then its JSON report on stdout."""
     return _head(root, pack_id) + f"""\
 report="$root/.check-$id.$$.json"
-status=0
+trap 'rm -f "$report" "$report.tmp"' EXIT
+{_TRAPS}status=0
 sh "$root/$id/.dockyard/dockyard-env" check --json "$report" >&2 || status=$?
 printf '%s\\n' {shlex.quote(CHECK_MARK)}
 cat "$report" 2>/dev/null || true
-rm -f "$report"
 exit $status
 """
 

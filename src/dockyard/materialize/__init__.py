@@ -227,8 +227,11 @@ def _kernel(plan: BuildPlan, env_dir: Path, prefix: str) -> bytes:
 def materialize_env(plan: BuildPlan, lock: Lock, project_root: str | Path, dest: str | Path,
                     *, prefix: str | None = None, app_dir: str | None = None,
                     glibc: str | None = None, epoch: int | None = None,
-                    progress: Progress | None = None) -> Environment:
-    """Make the environment (without the project's package) under `dest` for `prefix`."""
+                    progress: Progress | None = None,
+                    base_interpreter: str | None = None) -> Environment:
+    """Make the environment (without the project's package) under `dest` for `prefix`.
+    `base_interpreter`: for a venv of the base's Python, the real interpreter behind the
+    plan's (a base whose Python is itself a venv: /opt/python/bin/python3 -> /usr/bin/...)."""
     since = time.time() - 1
     root = Path(dest)
     prefix = (prefix or plan.prefix).rstrip("/")
@@ -248,8 +251,8 @@ def materialize_env(plan: BuildPlan, lock: Lock, project_root: str | Path, dest:
             from .venv import make_venv
 
             _say(progress, f"venv of {plan.interpreter.base_python}")
-            make_venv(env_dir, prefix, plan.interpreter.base_python, plan.interpreter.version,
-                      plan.uv)
+            make_venv(env_dir, prefix, base_interpreter or plan.interpreter.base_python,
+                      plan.interpreter.version, plan.uv)
         env_python = env_dir / "bin" / "python"
         chosen: list[str] = []
 

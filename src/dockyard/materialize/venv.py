@@ -23,7 +23,8 @@ from .build import build_python
 
 
 def make_venv(env_dir: Path, prefix: str, base_python: str, version: str, uv: ToolPin) -> None:
-    """Write the venv that `prefix` will be in the image, under `env_dir` (absent or empty)."""
+    """Write the venv that `prefix` will be in the image, under `env_dir` (absent or empty).
+    `base_python` is the interpreter uv would settle on: the real one, not a venv's link."""
     minor = ".".join(version.split(".")[:2])
     name = posixpath.basename(prefix.rstrip("/")) or "env"
     with tempfile.TemporaryDirectory(prefix="dockyard-venv-") as tmp:
@@ -46,9 +47,10 @@ def make_venv(env_dir: Path, prefix: str, base_python: str, version: str, uv: To
             if script.is_symlink() or not script.name.startswith(("activate", "deactivate",
                                                                    "pydoc")):
                 continue
-            text = script.read_text().replace(str(made), prefix)
-            text = re.sub(rf"python{re.escape(host_minor)}\b", f"python{minor}", text)
-            (env_dir / "bin" / script.name).write_text(text)
+            data = script.read_bytes().replace(str(made).encode(), prefix.encode())  # CRLF kept
+            data = re.sub(rb"python" + re.escape(host_minor.encode()) + rb"\b",
+                          f"python{minor}".encode(), data)
+            (env_dir / "bin" / script.name).write_bytes(data)
             (env_dir / "bin" / script.name).chmod(script.stat().st_mode & 0o777)
     (env_dir / "lib" / f"python{minor}" / "site-packages").mkdir(parents=True)
     os.symlink("lib", env_dir / "lib64")

@@ -184,8 +184,10 @@ def environment_layer(p: Prepared, glibc: str, epoch: int, level: int, work: Pat
     if meta:
         _say(progress, f"environment layer: cached ({meta['digest'][7:19]})")
         return meta, False
+    real = next((x.real for x in p.facts.pythons
+                 if x.path == p.plan.interpreter.base_python and x.real), None)
     env = materialize_env(p.plan, p.lock, p.root, work / "env-root", glibc=glibc, epoch=epoch,
-                          progress=progress)
+                          progress=progress, base_interpreter=real)
     _say(progress, f"writing the environment layer ({p.plan.prefix})")
     blob = write_layer([*parents(env.prefix, folders, epoch),
                         *tree_entries(env.root, env.prefix, p.plan.uid, p.plan.gid)],

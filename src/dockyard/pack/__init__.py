@@ -88,7 +88,7 @@ def pack_kind(out: Path) -> str:
 def host_plan(lock: Lock, spec: ProjectSpec | None, install_project: bool,
               prefix: str = PLACEHOLDER) -> BuildPlan:
     """The plan of an environment on a host: no base image, the lock's conda python."""
-    from ..plan.make import _kernel_slug, _packages, choose_interpreter
+    from ..plan.make import choose_interpreter, kernel_slug, split_lock
     from ..plan.model import UV, BuildPlan, Kernel
     from ..probe.facts import BaseFacts, CudaFacts, UserFacts
 
@@ -107,8 +107,8 @@ def host_plan(lock: Lock, spec: ProjectSpec | None, install_project: bool,
                      "glibc", (), None, nobody, CudaFacts("", (), ()), ())
     interp = choose_interpreter(lock, host, prefix)
     project_name = spec.name if spec and spec.name else "app"
-    conda, wheels, sources = _packages(lock, project_name)
-    kname = _kernel_slug(project_name)
+    conda, wheels, sources = split_lock(lock, project_name)
+    kname = kernel_slug(project_name)
     return BuildPlan(
         base_ref="", base_from="", base_user="", uid=0, gid=0, owner_names="",
         prefix=prefix, app_dir=f"{prefix}/app",

@@ -56,6 +56,11 @@ def _kernel_slug(name: str) -> str:
     return slug or "app"
 
 
+def kernel_slug(name: str) -> str:
+    """The Jupyter kernel name of a project (lower case, `[a-z0-9._-]`, never empty)."""
+    return _kernel_slug(name)
+
+
 def needed_glibc(lock: Lock) -> str:
     """The newest glibc the lock asks for: its target, virtual packages and conda depends."""
     found = [lock.target.glibc] if lock.target.glibc else []
@@ -219,6 +224,13 @@ def _packages(lock: Lock, project: str, minor: str = "", glibc: str = "",
                                    tuple(sorted({a.sha256 for a in p.artifacts})),
                                    filename, url, sha))
     return tuple(conda), tuple(wheels), tuple(sources)
+
+
+def split_lock(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...],
+                                                 tuple[WheelPin, ...], tuple[SourcePin, ...]]:
+    """The lock as a plan installs it: conda artifacts, PyPI wheel pins, and git/path
+    sources to build; `project` itself is left out (it is built from its own source)."""
+    return _packages(lock, project)
 
 
 def _kernel_dir(facts: BaseFacts) -> tuple[str, str]:

@@ -6,6 +6,10 @@ to `dest` and locks it (PyPI is needed once; uv's cache serves later runs).
 C program holding its build prefix in a binary string, recorded in
 info/paths.json with conda-build's 255-character placeholder and
 `file_mode: binary`: the case conda relocates with NUL padding.
+`private_git_project(dest, url)` makes a project (the example's conda python)
+that depends on `privutils` from a private git repository at `url`
+(`PRIVATE_PACKAGE`, served by dockyard.testing.gitserver): not locked, since
+locking needs the credential.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import textwrap
 from pathlib import Path
 
 from .example import PYTHON_VERSION, default_dest, example_env, make_example
@@ -123,4 +128,49 @@ def binary_prefix_project(dest: Path) -> Path:
         code = main(["lock", "--project", str(project)], ui)
     if code != 0:
         raise RuntimeError(f"dockyard lock of {project} failed ({code})")
+    return project
+
+
+PRIVATE_PACKAGE = {
+    "pyproject.toml": textwrap.dedent("""\
+        [project]
+        name = "privutils"
+        version = "0.3.0"
+
+        [build-system]
+        requires = ["hatchling>=1.24"]
+        build-backend = "hatchling.build"
+
+        [tool.hatch.build.targets.wheel]
+        packages = ["privutils"]
+        """),
+    "privutils/__init__.py": "def ping():\n    return 'pong from the private package'\n",
+}
+
+
+def private_git_project(dest: Path, url: str) -> Path:
+    """`dest/privcase`: python from the example's channel, `privutils @ git+URL@main`."""
+    example = make_example(default_dest())
+    channel = example.parent / "channel"
+    project = Path(dest) / "privcase"
+    (project / "privcase").mkdir(parents=True)
+    (project / "privcase" / "__init__.py").write_text("from privutils import ping\n")
+    (project / "environment.yml").write_text(
+        f"name: privcase\nchannels:\n  - {channel.as_uri()}\ndependencies:\n"
+        f"  - python={PYTHON_VERSION}\n")
+    (project / "pyproject.toml").write_text(textwrap.dedent(f"""\
+        [project]
+        name = "privcase"
+        version = "0.1.0"
+        requires-python = ">=3.12"
+        dependencies = ["privutils @ git+{url}@main"]
+
+        [build-system]
+        requires = ["hatchling>=1.24"]
+        build-backend = "hatchling.build"
+
+        [tool.hatch.metadata]
+        allow-direct-references = true
+        """))
+    (project / "dockyard.toml").write_text('[target]\nplatform = "linux-64"\nglibc = "2.28"\n')
     return project

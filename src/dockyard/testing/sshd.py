@@ -10,7 +10,9 @@ minbase plus `openssh-server` and the shared libraries a CPython build links
 takes them from the system, as a distribution's python3 would), with a user
 `dask` who owns /opt/envs. It has no Python at all: a pack brings its own. The key pair is
 made for the test (ssh-keygen), the host keys are the image's, and every port
-is published on 127.0.0.1 only.
+is published on 127.0.0.1 only. /opt/envs is a tmpfs (owned by `dask`): what
+tests install there goes with the container at once (removing a container
+whose own layer holds a few environments takes podman half a minute).
 """
 
 from __future__ import annotations
@@ -98,12 +100,14 @@ def ssh_hosts(engine: CliEngine, names: Sequence[str], workdir: Path) -> Iterato
     try:
         for name in names:
             container = f"dockyard-i12-sshd-{name}-{uuid.uuid4().hex[:8]}"
-            engine.check("run", "-d", "--name", container, "-p", "127.0.0.1::22", image,
+            engine.check("run", "-d", "--name", container, "-p", "127.0.0.1::22",
+                         "--tmpfs", "/opt/envs:rw,size=4g,mode=0755", image,
                          what=f"starting the test host {name}")
             port = int(engine.check("port", container, "22/tcp").stdout.strip()
                        .rsplit(":", 1)[-1])
             host = TestHost(name, container, port, engine)
             hosts[name] = host
+            host.exec(f"chown {USER} /opt/envs")
             subprocess.run([engine.binary, "exec", "-i", "--user", USER, container, "sh", "-c",
                             "cat > ~/.ssh/authorized_keys && chmod 600 ~/.ssh/authorized_keys"],
                            input=pub, text=True, check=True, capture_output=True)

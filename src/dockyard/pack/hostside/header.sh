@@ -61,19 +61,24 @@ if [ -n "$info" ]; then
   exit 0
 fi
 
-check_payload() {
-  size=$(payload | wc -c | tr -d ' ')
+# The payload's size is checked before anything is written (wc -c of a file reads no data);
+# its sha256 while it is extracted (one read: tee into a fifo), or on its own for --tarball.
+check_size() {
+  size=$(($(wc -c < "$0") - PAYLOAD_OFFSET))
   [ "$size" = "$PAYLOAD_SIZE" ] || die "this pack is truncated or damaged: its payload has \
 $size bytes, $PAYLOAD_SIZE expected" "copy it again (its sha256 is $PAYLOAD_SHA256)"
-  if command -v sha256sum >/dev/null 2>&1; then
-    sum=$(payload | sha256sum | cut -d' ' -f1)
-    [ "$sum" = "$PAYLOAD_SHA256" ] || die "this pack is damaged: its payload's sha256 is \
-$sum, $PAYLOAD_SHA256 expected" "copy it again"
-  fi
+}
+check_sum() {  # check_sum SUM: the payload's sha256 as computed ("" when it could not be)
+  [ -z "$1" ] || [ "$1" = "$PAYLOAD_SHA256" ] || die "this pack is damaged: its payload's \
+sha256 is $1, $PAYLOAD_SHA256 expected" "copy it again"
+}
+payload_sum() {
+  if command -v sha256sum >/dev/null 2>&1; then payload | sha256sum | cut -d' ' -f1; fi
 }
 
 if [ -n "$tarball" ]; then
-  check_payload
+  check_size
+  check_sum "$(payload_sum)"
   payload > "$tarball.part" && mv "$tarball.part" "$tarball"
   say "wrote $tarball"
   exit 0
@@ -121,22 +126,50 @@ mkdir -p "$parent" 2>/dev/null || die "cannot create $parent" "check the permiss
 [ -w "$parent" ] || die "$parent is not writable by $(id -un 2>/dev/null || id -u)" \
   "choose a prefix you may write to, or run as its owner"
 
-check_payload
+check_size
 staging="$parent/.$(basename "$prefix").dockyard-partial.$$"
-cleanup() { rm -rf "$staging"; }
+fifo="$staging.sha256"
+cleanup() { rm -rf "$staging" "$fifo" "$fifo.sum"; }
 trap cleanup EXIT
+trap 'cleanup; exit 129' HUP
 trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 141' PIPE
 trap 'cleanup; exit 143' TERM
 mkdir "$staging"
 say "unpacking $PROJECT ($PACK_ID) into $prefix"
-if command -v gzip >/dev/null 2>&1; then
-  payload | gzip -dc | tar -xf - -C "$staging"
-else
-  payload | tar -xzf - -C "$staging"
+extract() {
+  if command -v gzip >/dev/null 2>&1; then gzip -dc | tar -xf - -C "$staging"
+  else tar -xzf - -C "$staging"; fi
+}
+hashing=''
+if command -v sha256sum >/dev/null 2>&1 && mkfifo "$fifo" 2>/dev/null; then
+  sha256sum < "$fifo" > "$fifo.sum" &
+  hashing=$!
 fi
+status=0
+if [ -n "$hashing" ]; then
+  payload | tee "$fifo" | extract || status=$?
+else
+  payload | extract || status=$?
+fi
+sum=''
+if [ -n "$hashing" ]; then
+  if [ "$status" = 0 ]; then
+    wait "$hashing" || true
+    sum=$(cut -d' ' -f1 < "$fifo.sum")
+  else  # tee may have stopped early: its sum says nothing; read the payload again
+    kill "$hashing" 2>/dev/null || true
+    wait "$hashing" 2>/dev/null || true
+  fi
+fi
+[ "$status" = 0 ] || sum=$(payload_sum)
+rm -f "$fifo" "$fifo.sum"
+check_sum "$sum"
+[ "$status" = 0 ] || die "unpacking into $staging failed (tar exit $status)" \
+  "see tar's message above (disk full? permissions?)"
 sh "$staging/.dockyard/dockyard-env" relocate --to "$prefix" --quiet
 mv "$staging" "$prefix"
-trap - EXIT INT TERM
+trap - EXIT HUP INT PIPE TERM
 say "installed $prefix (activate it with: . $prefix/activate)"
 
 status=0
