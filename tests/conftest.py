@@ -66,6 +66,38 @@ def platform_base_cuda(podman: CliEngine) -> str:
     return build(podman, variant="cuda")
 
 
+@pytest.fixture(scope="session")
+def example():
+    """The bundled example, made and locked once for the session (its git URL mapped)."""
+    from dockyard.testing.example import locked_example
+
+    with locked_example() as project:
+        yield project
+
+
+@pytest.fixture(scope="session")
+def example_image(podman, example):
+    """`example_image(variant)`: the example built by `dockyard build` on that base of the
+    matrix (dockyard.testing.bases), once per session and variant; its tag."""
+    from dockyard.testing.bases import platform_base
+    from dockyard.testing.cli import run_cli
+
+    built: dict[str, str] = {}
+
+    def build(variant: str = "jupyter") -> str:
+        if variant not in built:
+            tag = f"localhost/dockyard-test/minicase:{variant}"
+            base = platform_base(podman, variant=variant)
+            code, out = run_cli("build", "--base", base, "--project", str(example), "-t", tag)
+            assert code == 0, out
+            built[variant] = tag
+            build.outputs[variant] = out
+        return built[variant]
+
+    build.outputs = {}
+    return build
+
+
 # -- the bundled example's pack and SSH test hosts: shared by tests/pack and tests/deploy,
 #    made once per session (a pack is a few minutes of CPU on a loaded machine) -------------
 

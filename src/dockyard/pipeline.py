@@ -3,6 +3,8 @@
     open_project(DIR) -> Project          the project's spec and its fresh dockyard.lock
     prepare(project, base, engine) -> Prepared
                                           + the base's facts (probed) and the BuildPlan
+    stage(prepared, dest) -> (plan, context)
+                                          the build context on disk, the plan as rendered
 
 `dockyard plan`, `dockyard build`, the cluster images, packs and the
 engine-less assembly all start here, so that each command is a thin shell
@@ -12,20 +14,24 @@ after it (`make_plan`) is pure.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import BuildError, LockError, PlanError, SpecError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .engines import CliEngine
     from .lock.model import Lock
     from .plan import BuildPlan
     from .probe import BaseFacts
+    from .render import BuildContext
     from .spec import ProjectSpec
 
 
@@ -131,7 +137,8 @@ def installs_project(root: Path) -> bool:
 def prepare(project: Project, base: str, engine: CliEngine, *,
             secrets: dict[str, str] | None = None, kernel_name: str | None = None,
             display_name: str | None = None,
-            probe: Callable[[CliEngine, str], BaseFacts] | None = None) -> Prepared:
+            probe: Callable[[CliEngine, str], BaseFacts] | None = None,
+            reuse_base_python: bool = True) -> Prepared:
     """Probe `base` with `engine` and plan the project's image on it."""
     from .plan import PlanSettings, make_plan
     from .probe import probe_base
@@ -141,10 +148,46 @@ def prepare(project: Project, base: str, engine: CliEngine, *,
     settings = PlanSettings(
         kernel_name=kernel_name, display_name=display_name,
         secrets=tuple(sorted(secrets)), install_project=installs_project(project.root),
+        sizes=_interpreter_sizes(project.lock), reuse_base_python=reuse_base_python,
     )
     plan = make_plan(project.lock, facts, settings, project.spec)
     return Prepared(project, base, engine, facts, plan, secrets)
 
 
+def _interpreter_sizes(lock: Lock) -> tuple[tuple[str, int], ...]:
+    """What the lock's conda python installs, so the plan can say what it costs."""
+    from .plan.model import CondaArtifact
+    from .render.stage import conda_installed_size
+
+    py = next((p for p in lock.by_owner("conda") if p.name == "python" and p.artifacts), None)
+    if py is None:
+        return ()
+    a = py.artifacts[0]
+    art = CondaArtifact(py.name, py.version, py.build, a.filename or a.url.rsplit("/", 1)[-1],
+                        a.url, a.sha256)
+    try:
+        return (("python", conda_installed_size(art)),)
+    except BuildError as exc:  # unreachable channel: the plan says the size is unknown
+        log.info("%s", exc.message)
+        return ()
+
+
+def stage(prepared: Prepared, dest: str | Path,
+          progress: Callable[[str], None] | None = None) -> tuple[BuildPlan, BuildContext]:
+    """Put the build context of `prepared` into `dest`: the project's wheel built on the host
+    first (its installed tree, `app/`); when that wheel turns out platform-specific, the
+    plan builds it in the image instead. Returns the plan as rendered, and the context."""
+    from .render import render
+    from .render.stage import stage_app, stage_context
+
+    plan, dest = prepared.plan, Path(dest)
+    if plan.install_project and plan.app_build == "host":
+        if not stage_app(plan, prepared.root, dest, progress):
+            plan = replace(plan, app_build="image")
+    context = render(plan)
+    stage_context(context, plan, prepared.lock_text, prepared.root, dest, progress)
+    return plan, context
+
+
 __all__ = ["Prepared", "Project", "base_ref", "installs_project", "open_project",
-           "parse_secrets", "prepare"]
+           "parse_secrets", "prepare", "stage"]

@@ -94,6 +94,7 @@ PODMAN_ONLY = re.compile(
     r"^/opt/dockyard/env/lib/python3\.12/(.*/)?__pycache__(/.*)?$"  # the builder ran python
     r"|^/opt/dockyard/env/CACHEDIR\.TAG$"                          # rattler's, removed here
     r"|^/opt/dockyard/app/\.lock$"                                 # uv's lock file, 0666
+    r"|^/opt/dockyard/env\.digest$"              # the key of the final stage's env copy
     r"|\.dist-info/(uv_cache|uv_build|direct_url)\.json$")         # uv's records (a date)
 INSTALLER_RECORDS = re.compile(r"\.dist-info/(INSTALLER|RECORD)$")  # uv vs dockyard
 ASSEMBLED_ONLY = re.compile(

@@ -3,39 +3,17 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from dockyard.audit import Policy, audit
 from dockyard.testing.cli import run_cli
 
 pytestmark = [pytest.mark.podman, pytest.mark.network]
-TAG = "localhost/dockyard-test/minicase:audit"
-
 
 
 @pytest.fixture(scope="module")
-def built(platform_base):
-    from dockyard.testing.example import default_dest, example_env, make_example
-
-    dest = default_dest()
-    project = make_example(dest)
-    saved = {k: os.environ.get(k) for k in example_env(dest)}
-    os.environ.update(example_env(dest))
-    try:
-        code, out = run_cli("lock", "--project", str(project))
-        assert code == 0, out
-        code, out = run_cli("build", "--base", platform_base, "--project", str(project),
-                            "-t", TAG)
-        assert code == 0, out
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return TAG
+def built(example_image):
+    return example_image("jupyter")  # the image the build tests make (session fixture)
 
 
 def test_dockyard_built_image_has_no_error_finding(built, platform_base, podman):

@@ -21,12 +21,15 @@ from dockyard.errors import AuditError
 
 
 def layer(files: dict[str, bytes | str | None], *, compress: str = "",
-          links: dict[str, str] | None = None, fmt=tarfile.PAX_FORMAT) -> io.BytesIO:
-    """A layer tar: path -> content (None: a directory); links: path -> symlink target."""
+          links: dict[str, str] | None = None, fmt=tarfile.PAX_FORMAT,
+          modes: dict[str, int] | None = None) -> io.BytesIO:
+    """A layer tar: path -> content (None: a directory); links: path -> symlink target;
+    modes: path -> permission bits (default 0o644, folders 0o755)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
         for path, data in files.items():
             info = tarfile.TarInfo(path)
+            info.mode = (modes or {}).get(path, 0o755 if data is None else 0o644)
             if data is None:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
@@ -270,3 +273,77 @@ def test_cuda_versions_from_toolkit_json_and_torch():
     [mismatch] = [f for f in found if f.code == "cuda-mismatch"]
     assert "torch build" in mismatch.title and "12.4" in mismatch.title
     assert [f for f in found if f.code == "cuda-inconsistent"]
+
+
+def test_a_dist_info_that_a_conda_record_owns_is_not_a_second_install():
+    """conda's esmpy ships a dist-info without RECORD: its conda record lists it."""
+    site = "opt/dockyard/env/lib/python3.12/site-packages"
+    files = ["lib/python3.12/site-packages/esmpy/__init__.py",
+             "lib/python3.12/site-packages/esmpy-8.6.1.dist-info/METADATA",
+             "lib/python3.12/site-packages/esmpy-8.6.1.dist-info/INSTALLER"]
+    app = {f"{site}/esmpy/__init__.py": "e" * 40,
+           f"{site}/esmpy-8.6.1.dist-info/METADATA":
+               "Metadata-Version: 2.1\nName: esmpy\nVersion: 8.6.1\n",
+           f"{site}/esmpy-8.6.1.dist-info/INSTALLER": "pip\n",  # what conda-build left there
+           "opt/dockyard/env/conda-meta/esmpy-8.6.1-py312_0.json":
+               json.dumps({"name": "esmpy", "version": "8.6.1", "files": files})}
+    inv = build_inventory(image(app))
+    assert [(d.name, d.installer) for d in inv.distributions] == [("esmpy", "conda")]
+    assert not [f for f in run_checks(inv, Policy()) if f.code == "duplicate-distribution"]
+
+
+def test_world_writable_files_the_image_adds():
+    base = {"tmp/": None, "var/tmp/": None, "opt/base-open": "b"}
+    app = {"opt/dockyard/env/": None, "opt/dockyard/env/.lock": "", "opt/dockyard/ok": "x"}
+    scans = [scan_layer(layer(base, modes={"tmp/": 0o1777, "var/tmp/": 0o1777,
+                                           "opt/base-open": 0o666}), "sha256:0"),
+             scan_layer(layer(app, modes={"opt/dockyard/env/.lock": 0o666}), "sha256:1")]
+    raw = raw_image("t", {"config": {}, "rootfs": {"diff_ids": ["sha256:" + "0" * 64,
+                                                               "sha256:" + "1" * 64]}}, scans)
+    inv = build_inventory(raw, ImageConfig(diff_ids=raw.config.diff_ids[:1]))
+    found = [f for f in run_checks(inv, Policy()) if f.code == "world-writable"]
+    assert [(f.severity, f.paths) for f in found] == [
+        ("warning", ("/opt/dockyard/env/.lock",)), ("info", ("/opt/base-open",))]
+
+
+PASSWD = ("root:x:0:0:root:/root:/bin/bash\n"
+          "jovyan:x:1000:100::/home/jovyan:/bin/bash\n")
+
+
+def _users(user, base_user, env=()):
+    base = ImageConfig(user=base_user, diff_ids=("sha256:" + "0" * 64,))
+    raw = image({"etc/passwd": PASSWD},
+                config={"config": {"User": user, "Env": list(env)},
+                        "rootfs": {"diff_ids": ["sha256:" + "0" * 64]}})
+    inv = build_inventory(raw, base)
+    return {f.code: f for f in run_checks(inv, Policy(base_ref="b"))
+            if f.code in ("runs-as-root", "user-changed")}
+
+
+def test_users_against_the_base_and_the_platform_variables():
+    assert _users("jovyan", "1000") == {}  # a name and its uid are the same user
+    [changed] = _users("1001", "1000").values()
+    assert changed.severity == "error" and "`USER 1000`" in changed.hint
+    root = _users("root", "1000")["runs-as-root"]
+    assert root.severity == "error" and "`USER 1000`" in root.hint
+    assert "USERNAME" not in root.hint  # the advice fits this base, which has no USERNAME
+    as_base = _users("", "", ["NB_USER=jovyan"])["runs-as-root"]
+    assert as_base.severity == "warning" and "NB_USER is jovyan" in as_base.title
+    assert "`USER jovyan`" in as_base.hint
+    other = _users("1000", "1000", ["USERNAME=onyxia"])["user-changed"]
+    assert other.severity == "warning" and "USERNAME is onyxia" in other.title
+
+
+def test_cuda_library_versions_are_their_own():
+    """triton ships CUPTI and a cudart of its own: its 3.3.1 is not their version, and
+    CUPTI's year-numbered soname (2025.1.0) is no CUDA version."""
+    triton = dist(SITE, "triton", "3.3.1", {
+        "triton/backends/nvidia/lib/cupti/libcupti.so.2025.1.0": "c" * 10,
+        "triton/backends/nvidia/lib/libcudart.so.12": "r" * 10})
+    cublas = dist(SITE, "nvidia-cublas-cu12", "12.6.4.1",
+                  {"nvidia/cublas/lib/libcublas.so.12": "b" * 10})
+    inv = build_inventory(image({**triton, **cublas}))
+    versions = {c.path.rsplit("/", 1)[1]: (c.version, c.owner) for c in inv.cuda}
+    assert versions == {"libcupti.so.2025.1.0": ("", "wheel:triton"),
+                        "libcudart.so.12": ("12", "wheel:triton"),
+                        "libcublas.so.12": ("12.6.4.1", "wheel:nvidia-cublas-cu12")}

@@ -21,10 +21,19 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+WHEEL_TAGS = ("cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64", "py3-none-any",
+              "cp313-cp313-win_amd64")
+
+
 def pypi(name, version, *, source="https://pypi.org/simple", n=1):
+    """A PyPI package with `n` (1-3) wheels: pure, + a Windows one, + a CPython 3.12 one."""
+    stem = f"{name.replace('-', '_')}-{version}"
+    tags = {1: WHEEL_TAGS[1:2], 2: WHEEL_TAGS[1:], 3: WHEEL_TAGS}[n]
+    files = [f"{stem}-{tag}.whl" for tag in tags]
     return LockedPackage(name=name, version=version, owner="pypi", source=source, reason="test",
-                         artifacts=tuple(Artifact(f"https://files.example.org/{name}-{i}.whl",
-                                                  sha(f"{name}{version}{i}")) for i in range(n)))
+                         artifacts=tuple(Artifact(f"https://files.example.org/{f}",
+                                                  sha(f"{name}{version}{i}"), f)
+                                         for i, f in enumerate(files)))
 
 
 def conda(name, version, build="h0_0", depends=()):

@@ -54,7 +54,7 @@ def test_plain_debian_without_python():
     f = recorded("debian-trixie")
     assert f.pythons == () and f.jupyter is None
     assert f.user.is_root and f.user.config_user == ""
-    assert (f.user.username, f.user.groupname, f.user.group_gid) == ("", "", None)
+    assert (f.user.username, f.user.groupname, f.user.group_gid) == ("", "root", None)
     assert f.cmd == ("/bin/bash",)
     assert f.glibc == "2.41"
 

@@ -60,28 +60,52 @@ def test_platform_rules_in_the_containerfile(case):
     assert all(plan.base_from in line for line in lines if line.startswith("FROM "))
     final = "\n".join(line for line in text.split("\nFROM ")[-1].splitlines()
                       if not line.startswith("#"))
-    assert final.count(f"COPY --from=builder --chown=1000:100 {plan.prefix} ") == 1
-    assert "chown" not in final.replace("--chown=", "")  # no separate chown layer
-    assert "RUN " not in final  # nothing installed or cached in the final stage
+    # the environment in one step that copies and chowns (one copy of the bytes), keyed on
+    # the builder's digest of it, which is COPYed just before
+    digest = (f"COPY --from=builder --chown=1000:100 /opt/dockyard/build/env.digest "
+              f"{plan.prefix}.digest")
+    copy = (f"RUN --mount=type=bind,from=builder,source={plan.prefix},"
+            f"target=/mnt/dockyard-env \\\n    mkdir -p {plan.prefix} && cp -a "
+            f"/mnt/dockyard-env/. {plan.prefix}/ \\\n && chown -R 1000:100 {plan.prefix}")
+    assert final.count(digest) == 1 and final.count(copy) == 1
+    assert final.index(digest) < final.index(copy)
+    assert final.count("RUN ") == 1 and final.count("chown -R") == 1  # nothing else runs
+    assert f"COPY --from=builder --chown=1000:100 {plan.prefix} " not in final
     for sid in plan.secrets:
         assert f"--mount=type=secret,id={sid}" in text
-    assert "--require-hashes" in text and "--no-deps" in text
+    assert "--require-hashes" in text and "--no-deps" in text and "--no-index" in text
+    builder = text.split("\nFROM ")[1]
+    assert builder.rstrip().splitlines()[-1].endswith(
+        f"finish.py /opt/dockyard/build/env.digest {plan.prefix}")  # tidied, digested last
     if plan.install_project:  # the env before the code: code-only changes reuse it
-        assert final.index(f" {plan.prefix} {plan.prefix}") < final.index(plan.app_dir)
+        assert final.index(copy) < final.index(f"COPY --chown=1000:100 app/ {plan.app_dir}/")
+        assert "project/" not in builder  # the project is built on the host, not here
+
+
+def test_a_platform_specific_project_is_built_in_the_builder():
+    from dataclasses import replace
+
+    plan = replace(CASES["conda-python"](), app_build="image")
+    text = render(plan).containerfile
+    builder, final = text.split("\nFROM ")[1:]
+    assert "COPY project/ /opt/dockyard/build/project/" in builder
+    assert builder.index("env.digest /opt/dockyard/env") < builder.index("COPY project/")
+    assert f"COPY --from=builder --chown=1000:100 {plan.app_dir} {plan.app_dir}" in final
 
 
 def test_context_files_and_kernel_spec():
     ctx = render(CASES["conda-python"]())
     files = {f.path: f.data for f in ctx.files}
-    assert {"Containerfile", ".dockerignore", "kernel/kernel.json",
-            "requirements/pypi.txt"} <= set(files)
-    assert any(p.startswith("requirements/index-download-example-org") for p in files)
+    assert {"Containerfile", ".dockerignore", "kernel/kernel.json", "kernel/finish.py",
+            "requirements/wheels.txt"} <= set(files)
+    wheels = files["requirements/wheels.txt"].decode()
+    # one hash per package: the artifact chosen for the target (numpy's cp312 wheel)
+    assert "numpy==1.26.4 \\\n    --hash=sha256:" in wheels and wheels.count("numpy") == 1
+    assert wheels.count("--hash=") == 4  # ipykernel, numpy, torch-stub, xarray
     spec = json.loads(files["kernel/kernel.json"])
     assert spec["argv"][0] == "/opt/dockyard/env/bin/python"
     assert spec["display_name"] == "minicase (Python 3.12)" and spec["language"] == "python"
-    reqs = files["requirements/pypi.txt"].decode()
-    assert "numpy==1.26.4" in reqs and reqs.count("--hash=sha256:") == 2 + 3 + 1
-    assert "minicase" not in reqs and "torch-stub" not in reqs
+    assert "minicase" not in wheels and "xrpatch" not in wheels  # built from source
     ignore = files[".dockerignore"].decode()
     assert "**/.git" in ignore and "**/.netrc" in ignore
     assert ctx.needs_conda_env and ctx.needs_sources == ("xrpatch",) and ctx.needs_project

@@ -49,7 +49,8 @@ def test_an_absent_conda_library_is_not_a_failure():
                {"dist": "numpy", "version": "1.26.4", "modules": ["numpy"], "failures": {}}]
     check = probe.check_imports(results)
     assert check.status == "pass"
-    assert check.detail == "1 top-level modules of 1 locked distributions import"
+    assert check.detail == ("1 top-level modules of 1 locked distributions import, each "
+                            "distribution in its own interpreter")
 
 
 def test_imports_and_versions_report_every_problem():
@@ -195,3 +196,35 @@ def test_report_rendering_and_json():
     ]
     assert json.loads(json.dumps(report.to_dict()))["checks"][1]["problems"] == \
         ["import a: boom", "b: missing"]
+
+
+def test_each_distribution_imports_in_its_own_interpreter_and_blame_goes_to_the_culprit(
+        tmp_path):
+    """The founding case's argopy/pyarrow: a failure inside another distribution names it,
+    and that other distribution's own import is not hidden by the first failure."""
+    _dist(tmp_path, "arrowish", "import sys\nsys.modules.setdefault('arrowish.lib', sys)\n"
+                                "raise ImportError('arrowish requires NumPy 2.0 or newer')\n")
+    _dist(tmp_path, "argoish", "import arrowish\n")
+    _dist(tmp_path, "jsonnetish", "X = 1\n")
+    info = tmp_path / "jsonnetish-1.0.dist-info"
+    (info / "top_level.txt").write_text("jsonnetish\ntestdata\n")  # testdata is not installed
+    ns = tmp_path / "nsroot" / "inner"  # a namespace folder holding a real package
+    ns.mkdir(parents=True)
+    (ns / "__init__.py").write_text("")
+    (tmp_path / "nsroot" / "data.txt").write_text("not a module")
+    record = info / "RECORD"
+    record.write_text(record.read_text() + "nsroot/inner/__init__.py,,\nnsroot/data.txt,,\n")
+    names = ["argoish", "arrowish", "jsonnetish"]
+    results = {r["dist"]: r for r in _kernel_run(probe.imports_code(names, jobs=2),
+                                                 site=tmp_path)}
+    assert results["argoish"]["blame"]["argoish"][:2] == ["arrowish", "1.0"]
+    assert results["arrowish"]["failures"] == {
+        "arrowish": "ImportError: arrowish requires NumPy 2.0 or newer"}
+    assert "blame" not in results["arrowish"]
+    assert results["jsonnetish"]["modules"] == ["jsonnetish", "nsroot.inner"]  # RECORD wins
+    check = probe.check_imports(results.values())
+    assert check.problems == (
+        "import arrowish (arrowish 1.0): ImportError: arrowish requires NumPy 2.0 or newer",
+        "import argoish (argoish 1.0): ImportError: arrowish requires NumPy 2.0 or newer; "
+        "at fault: arrowish 1.0 (arrowish/__init__.py), which fails to import on its own too",
+    )

@@ -219,14 +219,72 @@ def _is_root(user: str) -> bool:
     return user.split(":")[0] in ROOT_USERS
 
 
+def _passwd(inv: Inventory) -> dict[str, str]:
+    """name -> uid and uid -> name, from the image's /etc/passwd."""
+    out: dict[str, str] = {}
+    for line in inv.accounts.get("/etc/passwd", b"").decode("utf-8", "replace").splitlines():
+        f = line.split(":")
+        if len(f) >= 3 and f[2].isdigit():
+            out.setdefault(f[0], f[2])
+            out.setdefault(f[2], f[0])
+    return out
+
+
+def _same_user(a: str, b: str, passwd: dict[str, str]) -> bool:
+    """USER values naming the same account ("1000" and "jovyan", "1000:100" and "1000")."""
+    a, b = a.split(":")[0], b.split(":")[0]
+    return a == b or passwd.get(a) == b or passwd.get(b) == a
+
+
+def _platform_users(inv: Inventory) -> list[tuple[str, str]]:
+    env = dict(item.partition("=")[::2] for item in inv.config.env)
+    return [(k, env[k]) for k in ("USERNAME", "NB_USER") if env.get(k)]
+
+
+def users(inv: Inventory, policy: Policy) -> Iterable[Finding]:
+    """The image's USER against its base's and the users the platform's variables name."""
+    conf, base = inv.config, inv.base
+    passwd = _passwd(inv)
+    named = _platform_users(inv)
+    says = " and ".join(f"{k} is {v}" for k, v in named)
+    shown = conf.user or "unset"
+    if _is_root(conf.user):
+        if base is not None and not _is_root(base.user):
+            yield Finding("runs-as-root", "error",
+                          f"the image runs as root (User={shown}); its base runs as "
+                          f"{base.user}", 0, (),
+                          f"end the Containerfile with the base's own `USER {base.user}`")
+        elif named:
+            yield Finding("runs-as-root", "warning",
+                          f"the image runs as root (User={shown})"
+                          + (", as its base does" if base is not None else "")
+                          + f"; the platform's {says}", 0, (),
+                          f"end with `USER {named[0][1]}` unless the platform's start script "
+                          "switches to that user itself")
+        else:
+            yield Finding("runs-as-root", "warning",
+                          f"the image runs as root (User={shown})"
+                          + (", as its base does" if base is not None else ""), 0, (),
+                          "platforms usually run images as a user: end with a non-root "
+                          "USER (e.g. `USER 1000`)")
+        return
+    if base is not None and not _is_root(base.user) and not _same_user(conf.user, base.user,
+                                                                        passwd):
+        yield Finding("user-changed", "error",
+                      f"the image runs as {conf.user}, its base as {base.user}", 0, (),
+                      f"end the Containerfile with the base's own `USER {base.user}`: the "
+                      "platform owns the user")
+        return
+    others = [v for _, v in named if not _same_user(conf.user, v, passwd)]
+    if named and len(others) == len(named):
+        yield Finding("user-changed", "warning",
+                      f"the image runs as {conf.user}, but the platform's {says}", 0, (),
+                      f"end with `USER {named[0][1]}`, the user the platform expects")
+
+
 def contract(inv: Inventory, policy: Policy) -> Iterable[Finding]:
     conf, base = inv.config, inv.base
-    if _is_root(conf.user):
-        base_root = base is None or _is_root(base.user)
-        yield Finding("runs-as-root", "warning" if base_root else "error",
-                      f"the image runs as root (User={conf.user or 'unset'})", 0, (),
-                      "end with USER of the platform (e.g. USER ${USERNAME}); the base's user is "
-                      f"{base.user or 'root'}" if base else "end with a non-root USER")
+    yield from users(inv, policy)
     if base is None:
         return
     if inv.base_layers == 0:
@@ -241,6 +299,26 @@ def contract(inv: Inventory, policy: Policy) -> Iterable[Finding]:
                           (f"image: {list(mine) if mine is not None else None}",
                            f"base:  {list(theirs) if theirs is not None else None}"))
     yield from _kernel(inv)
+
+
+def world_writable(inv: Inventory, policy: Policy) -> Iterable[Finding]:
+    """Files and folders any user may write: another user of the node, or code the app
+    runs, could change what the app imports."""
+    for mine in (True, False):
+        found = [(p, layer) for p, layer in inv.world_writable
+                 if (layer >= inv.base_layers) == mine]
+        if not found:
+            continue
+        size = sum(inv.files.get(p, (0,))[0] for p, _ in found)
+        yield Finding(
+            "world-writable", "warning" if mine else "info",
+            f"{len(found)} files or folders "
+            + ("the image adds are" if mine else "of the base are") + " writable by every user",
+            size, tuple(p for p, _ in found[:20]),
+            "remove write permission for others (`chmod o-w`) in the step that creates "
+            "them; uv leaves a mode-666 `.lock` in each environment it writes",
+            tuple(f"{p} (layer {layer})" for p, layer in found[:20])
+            + ((f"... and {len(found) - 20} more",) if len(found) > 20 else ()))
 
 
 def _kernel_dirs(inv: Inventory) -> set[str]:
@@ -353,5 +431,5 @@ def sbom_drift(inv: Inventory, policy: Policy) -> Iterable[Finding]:
 
 CHECKS: tuple[Callable[[Inventory, Policy], Iterable[Finding]], ...] = (
     duplicate_distributions, duplicate_files, caches, build_tools, cuda, contract, secrets,
-    budget, wasted, sbom_drift,
+    budget, wasted, sbom_drift, world_writable,
 )

@@ -37,6 +37,19 @@ def toolkit_versions(contents) -> dict[str, str]:
     return out
 
 
+# Packages whose own version is the version of the CUDA library they ship (nvidia-cublas-cu12
+# 12.6.4.1 ships libcublas 12.6.4.1); any other owner (triton, torch) says nothing about it.
+_CUDA_PACKAGE = re.compile(r"^(nvidia-|cuda-|libcu|libnv|libnpp|cudnn|libcudnn|nccl|libnccl"
+                           r"|cudatoolkit)")
+
+
+def _real(version: str) -> str:
+    """A library version worth showing: CUPTI's year-numbered sonames (2025.1.0) are not
+    CUDA versions, and say nothing a reader can compare."""
+    major = version.split(".")[0]
+    return "" if major.isdigit() and int(major) >= 1000 else version
+
+
 def cuda_libraries(files, owners: dict[str, Distribution], dpkg,
                    toolkits: dict[str, str]) -> tuple[CudaLib, ...]:
     libs = []
@@ -44,14 +57,16 @@ def cuda_libraries(files, owners: dict[str, Distribution], dpkg,
         m = _CUDA_LIB.match(posixpath.basename(path))
         if not m:
             continue
-        version = m["ver"] or ""
+        version = _real(m["ver"] or "")
         owner = owners.get(path)
         toolkit = _TOOLKIT.match(path)
         if owner is not None:
             kind = ("conda" if owner.installer == "conda" else "apt"
                     if owner.installer.startswith("apt:") else "wheel")
             who = f"{kind}:{owner.name}"
-            if version.count(".") < 1 and owner.version[:1].isdigit():
+            if version.count(".") < 1 and owner.version[:1].isdigit() and \
+                    _CUDA_PACKAGE.match(owner.name) and \
+                    (not version or owner.version.split(".")[0] == version):
                 version = owner.version
         elif toolkit:
             who = "toolkit"

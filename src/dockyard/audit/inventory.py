@@ -72,6 +72,10 @@ def build_inventory(image: RawImage, base: ImageConfig | None = None) -> Invento
         torch_cuda=torch_cuda(contents),
         base=base, base_layers=base_layers,
         sbom=contents.get("/opt/dockyard/sbom.cdx.json", b""),
+        world_writable=tuple(sorted(
+            (p, layer) for p, (layer, e) in live.items()
+            if e.kind in (FILE, DIR) and e.mode & 0o002 and not e.mode & 0o1000)),
+        accounts={p: contents[p] for p in ("/etc/passwd", "/etc/group") if p in contents},
     )
 
 

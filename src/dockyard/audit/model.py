@@ -23,6 +23,7 @@ class Entry:
     size: int = 0           # bytes of content (0 for anything but FILE)
     sha256: str | None = None  # for large files only
     link: str | None = None    # symlink or hardlink target
+    mode: int = 0              # permission bits from the tar header (0o7777)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,10 @@ class Inventory:
     base: ImageConfig | None = None
     base_layers: int = 0              # how many leading layers come from the base
     sbom: bytes = b""                 # the SBOM dockyard wrote into the image, if any
+    # final files and folders any user may write (o+w; folders with the sticky bit, like
+    # /tmp, are not): (path, layer)
+    world_writable: tuple[tuple[str, int], ...] = ()
+    accounts: dict[str, bytes] = field(default_factory=dict)  # /etc/passwd, /etc/group
 
     @property
     def wasted(self) -> int:

@@ -87,7 +87,7 @@ def distributions(files, contents, envs, dpkg) -> tuple[Distribution, ...]:
             env=env_of(info, envs), installer=installer or "unknown",
             size=sum(files[p][0] for p in present), files=len(present),
             layer=files[path][1], where=info))
-    dists += _system_distributions(files, contents, envs, dpkg)
+    dists += _system_distributions(files, contents, envs, dpkg, conda_owned)
     return tuple(sorted(dists, key=lambda d: (-d.size, d.name, d.env)))
 
 
@@ -112,10 +112,17 @@ def dpkg_files(contents) -> dict[str, tuple[str, list[str]]]:
     return owner
 
 
-def _system_distributions(files, contents, envs, dpkg) -> list[Distribution]:
-    """Python distributions without a RECORD (Debian's python3-*): sized by dpkg's file list."""
+def _system_distributions(files, contents, envs, dpkg,
+                          conda_owned: frozenset[str] | set[str] = frozenset(),
+                          ) -> list[Distribution]:
+    """Python distributions without a RECORD (Debian's python3-*): sized by dpkg's file list.
+
+    A dist-info or egg-info that a conda record lists is that conda package's metadata
+    (conda packages often ship one without RECORD), not a second install."""
     out = []
     for path, data in contents.items():
+        if path in conda_owned:
+            continue
         if path.endswith(".dist-info/METADATA"):
             info = posixpath.dirname(path)
             if info + "/RECORD" in contents:

@@ -44,6 +44,7 @@ _CONTENT_CAPS = (
     (re.compile(r"\.egg-info(/PKG-INFO)?$"), 16 << 10),
     (re.compile(r"^/var/lib/dpkg/info/[^/]+\.list$"), 16 << 20),
     (re.compile(r"^/opt/dockyard/sbom\.cdx\.json$"), 64 << 20),  # check compares it
+    (re.compile(r"^/etc/(passwd|group)$"), 1 << 20),   # who USER and the variables name
 )
 SECRET_CAP = 1 << 20        # files up to this size are scanned for credentials, whole
 
@@ -184,7 +185,7 @@ def scan_layer(stream: BinaryIO, digest: str,
             if member.isfile():
                 entries.append(_file(member, path, contents, secrets, budget))
             elif member.type == b"5":
-                entries.append(Entry(path, DIR))
+                entries.append(Entry(path, DIR, mode=member.mode))
             elif member.type == b"2":
                 entries.append(Entry(path, SYMLINK, link=member.linkname))
             elif member.type == b"1":
@@ -230,8 +231,8 @@ def _file(member: Member, path: str, contents: dict[str, bytes],
     scan = size <= SECRET_CAP or wants_scan(path)
     if size == 0 or (size >= HASH_MIN and not cap and not scan):
         if size >= HASH_MIN:
-            return Entry(path, FILE, size, _hash_only(member.data))
-        return Entry(path, FILE, size)
+            return Entry(path, FILE, size, _hash_only(member.data), mode=member.mode)
+        return Entry(path, FILE, size, mode=member.mode)
     f = member.data
     keep = max(cap, SECRET_CAP if scan else 0)
     if size >= HASH_MIN:
@@ -256,7 +257,7 @@ def _file(member: Member, path: str, contents: dict[str, bytes],
             budget.hits += 1
             if budget.hits <= MAX_HITS:
                 secrets.append(hit)
-    return Entry(path, FILE, size, digest)
+    return Entry(path, FILE, size, digest, mode=member.mode)
 
 
 def _hash_only(f: BinaryIO) -> str:

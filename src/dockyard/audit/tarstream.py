@@ -37,6 +37,7 @@ class Member:
     size: int
     linkname: str
     data: BinaryIO       # at most `size` bytes; skipped when the next member is read
+    mode: int = 0        # permission bits (0o7777) as the header says
 
     def isfile(self) -> bool:
         return self.type in (b"0", b"\0", b"7")
@@ -166,12 +167,14 @@ def members(src: BinaryIO) -> Iterator[Member]:
             padded = size + (-size % BLOCK)
         pending = {}
         has_data = kind not in (b"1", b"2", b"3", b"4", b"5", b"6")
+        mode = _octal(header[100:108]) & 0o7777
         if not has_data or size == 0:   # most members: no stream to make
-            yield Member(name=name, type=kind, size=0, linkname=link, data=_EMPTY)
+            yield Member(name=name, type=kind, size=0, linkname=link, data=_EMPTY, mode=mode)
             continue
         body = _Bounded(src, size)
         yield Member(name=name, type=kind, size=size, linkname=link,
-                     data=io.BufferedReader(body, buffer_size=min(CHUNK, max(size, BLOCK))))
+                     data=io.BufferedReader(body, buffer_size=min(CHUNK, max(size, BLOCK))),
+                     mode=mode)
         body.skip()
         if has_data:
             pad = padded - size

@@ -20,7 +20,14 @@ def register(sub):
                                     "else the one beside the base's default)")
     p.add_argument("--lock", help="the dockyard.lock the image was built from "
                                   "(default: the file named by label io.dockyard.lock)")
-    p.add_argument("--token", help="Jupyter token, when the command does not carry it")
+    p.add_argument("--token", help="Jupyter token, when the command does not carry it "
+                   "(by default: read from the command, JUPYTER_TOKEN, or asked of the "
+                   "running container with `jupyter server list`)")
+    p.add_argument("--user", metavar="UID[:GID]",
+                   help="run as this user, as the platform does (default: the image's USER)")
+    p.add_argument("--home-volume", action="store_true",
+                   help="mount an empty volume over the image's HOME, owned by the user it "
+                   "runs as, as platforms do with the user's persistent volume")
     p.add_argument("--engine", help="podman or docker (default: the first found)")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="seconds to wait for Jupyter to answer (default 120)")
@@ -34,7 +41,8 @@ def main(args, ui) -> int:
         with ui.step(f"starting {args.image} and its kernel") as progress:
             report = verify_image(engine, args.image, cmd=args.cmd, kernel=args.kernel,
                                   lock=args.lock, token=args.token, timeout=args.timeout,
-                                  progress=progress)
+                                  progress=progress, user=args.user,
+                                  home_volume=args.home_volume)
     except VerifyError as exc:  # CI reads the JSON either way
         if args.json:
             write_atomic(args.json, json.dumps(

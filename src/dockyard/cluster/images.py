@@ -102,7 +102,7 @@ class Built:
 
 
 def environment_layer(plan: BuildPlan, engine, image: str) -> str:
-    """The digest of the image's environment layer: the one the COPY of the prefix made.
+    """The digest of the image's environment layer: the step that put the prefix there.
 
     Read from the image's own history (steps that made no layer are marked
     `empty_layer`), so it is the environment's layer whatever the base's are.
@@ -112,11 +112,10 @@ def environment_layer(plan: BuildPlan, engine, image: str) -> str:
     layers = data.get("RootFS", {}).get("Layers") or []
     if len(history) != len(layers):
         return ""
+    from ..render import is_environment_step
+
     for step, digest in zip(history, layers, strict=True):
-        created = (step.get("created_by") or "").rstrip()
-        # podman: "COPY dir:... in /opt/dockyard/env"; BuildKit: "COPY /opt/... /opt/... # ..."
-        if "COPY" in created and (created.endswith(f" in {plan.prefix}")
-                                  or f" {plan.prefix} {plan.prefix}" in created):
+        if is_environment_step(step.get("created_by") or "", plan.prefix):
             return digest
     return ""
 
@@ -124,6 +123,7 @@ def environment_layer(plan: BuildPlan, engine, image: str) -> str:
 def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = False,
                 on_line: Progress | None = None) -> Built:
     """Build the notebook image, then the scheduler and worker images from it."""
+    from ..pipeline import stage
     from ..render import CONTAINERFILE, render
     from ..render.stage import stage_context
 
@@ -141,7 +141,7 @@ def build_roles(prepared, tag: str, *, light: bool = False, no_cache: bool = Fal
     with tempfile.TemporaryDirectory(prefix="dockyard-cluster-") as tmp:
         ctx = Path(tmp) / "notebook"
         say("preparing the build context")
-        stage_context(render(plan), plan, prepared.lock_text, prepared.root, ctx, say)
+        plan, _ = stage(prepared, ctx, say)
         notebook_id = engine.build(str(ctx), containerfile=str(ctx / CONTAINERFILE),
                                    tag=tags["notebook"], secrets=prepared.secrets,
                                    on_line=say, no_cache=no_cache)

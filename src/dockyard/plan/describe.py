@@ -16,6 +16,7 @@ def describe(plan: BuildPlan) -> list[str]:
         + ("second interpreter from conda" if i.kind == "conda" else f"venv of {i.base_python}")
         + ")",
         f"            why: {i.reason}",
+        *([f"            cost: {i.cost}"] if i.cost else []),
         f"environment {plan.prefix}, owned by {plan.owner} ({plan.owner_names})",
         f"packages    {len(plan.conda)} conda, {len(plan.wheels)} PyPI, "
         f"{len(plan.sources)} from source (git/path)",
@@ -32,6 +33,11 @@ def describe(plan: BuildPlan) -> list[str]:
         lines.append("env         " + " ".join(f"{k}={v}" for k, v in plan.env))
     if plan.secrets:
         lines.append("secrets     " + ", ".join(plan.secrets) + " (mounted, never in a layer)")
+    if plan.install_project:
+        lines.append("project     " + (
+            "its wheel built on the host, installed tree copied last (a code change rebuilds "
+            "only that layer)" if plan.app_build == "host" else
+            "its platform-specific wheel built in the builder stage"))
     lines.append("layers")
     for n, layer in enumerate(plan.layers, 1):
         lines.append(f"  {n}. [{layer.stage}] {layer.what}")

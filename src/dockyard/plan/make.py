@@ -36,6 +36,11 @@ class PlanSettings:
     secrets: tuple[str, ...] = ()  # ids of build secrets given to the build (e.g. "ca")
     install_project: bool = True  # build and install the project's own package
     extra_env: tuple[tuple[str, str], ...] = ()  # added to (and overriding) the plan's ENV
+    # reuse the base's interpreter when the lock's conda python is its very version
+    reuse_base_python: bool = True
+    # installed bytes of conda packages, by name, when the caller read them (the pipeline
+    # reads the python package's paths.json): the plan says what an interpreter costs
+    sizes: tuple[tuple[str, int], ...] = ()
 
 
 def _vt(version: str) -> tuple[int, ...]:
@@ -115,19 +120,47 @@ def _lock_python(lock: Lock) -> tuple[str, LockedPackage | None]:
     return version, conda_py
 
 
-def choose_interpreter(lock: Lock, facts: BaseFacts, prefix: str) -> Interpreter:
+def _free_threaded(conda_py: LockedPackage) -> bool:
+    return bool(re.search(r"cp3\d+t", conda_py.build))
+
+
+def _mb(n: int | None) -> str:
+    return f"{n / 1e6:.0f} MB" if n else "its size unknown until its package is fetched"
+
+
+def choose_interpreter(lock: Lock, facts: BaseFacts, prefix: str,
+                       settings: PlanSettings | None = None) -> Interpreter:
+    settings = settings or PlanSettings()
     version, conda_py = _lock_python(lock)
     jp = facts.jupyter_python
     base_desc = (f"the base's Jupyter runs on Python {jp.version} ({jp.path})" if jp
                  else "the base's Jupyter interpreter was not among the probed Pythons")
+    candidates: list[PythonFacts] = ([jp] if jp else []) + list(facts.pythons)
     if conda_py is not None:
+        size = dict(settings.sizes).get("python")
+        same = next((p for p in candidates if p.version == version
+                     and p.implementation == "cpython" and not p.abiflags), None)
+        if same is not None and settings.reuse_base_python and not _free_threaded(conda_py):
+            return Interpreter(
+                kind="base", python=f"{prefix}/bin/python", version=version,
+                base_python=same.path, replaces_conda_python=True,
+                reason=f"the lock's conda python {version} is the very version of the base's "
+                f"{same.path} (CPython {same.version}): the environment at {prefix} is a venv "
+                "of it holding the lock's conda packages, without conda's own interpreter",
+                cost=f"saves {_mb(size)} (conda's python package is not installed)",
+            )
+        why_not = ("reusing the base's was turned off" if same is not None
+                   and not settings.reuse_base_python else
+                   "conda's python is a free-threaded build" if same is not None else
+                   "the base has no Python " + version + " (it has "
+                   + (", ".join(sorted({p.version for p in facts.pythons})) or "none") + ")")
         return Interpreter(
             kind="conda", python=f"{prefix}/bin/python", version=version, base_python="",
             reason=f"the lock's python {version} is a conda package ({conda_py.reason or 'conda'})"
             f"; {base_desc}: a second interpreter in its own prefix {prefix}, "
-            "the base's Python is left untouched",
+            f"the base's Python is left untouched ({why_not})",
+            cost=f"a second interpreter: conda's python {version} adds {_mb(size)}",
         )
-    candidates: list[PythonFacts] = ([jp] if jp else []) + list(facts.pythons)
     fit = next((p for p in candidates if p.minor == _minor(version)), None)
     if fit is None:
         have = ", ".join(sorted({p.version for p in facts.pythons})) or "none"
@@ -144,11 +177,21 @@ def choose_interpreter(lock: Lock, facts: BaseFacts, prefix: str) -> Interpreter
         reason=f"the lock's Python {_minor(version)} matches the base's {fit.path} "
         f"({fit.version}) and no conda python is locked: reuse it through a virtual "
         f"environment at {prefix}{conda_note}, the base's own site-packages untouched",
+        cost="no second interpreter",
     )
 
 
-def _packages(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...], tuple[WheelPin, ...],
-                                                  tuple[SourcePin, ...]]:
+def _chosen(p: LockedPackage, minor: str, glibc: str) -> tuple[str, str, str]:
+    """(filename, url, sha256) of the artifact the target installs: its best wheel, else
+    its sdist; ("", "", "") when the lock names none the target can use."""
+    from ..materialize.wheels import filename_of, pick_sdist, pick_wheel
+
+    art = pick_wheel(p.name, p.artifacts, minor, glibc) or pick_sdist(p.artifacts)
+    return (filename_of(art), art.url, art.sha256) if art else ("", "", "")
+
+
+def _packages(lock: Lock, project: str, minor: str = "", glibc: str = "",
+              ) -> tuple[tuple[CondaArtifact, ...], tuple[WheelPin, ...], tuple[SourcePin, ...]]:
     conda, wheels, sources = [], [], []
     for p in lock.packages:
         if p.owner == "conda":
@@ -170,8 +213,16 @@ def _packages(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...], tupl
                 raise PlanError(f"PyPI package {p.name} {p.version} has no artifact hash in the "
                                 "lock", where="dockyard.lock",
                                 hint="regenerate it with `dockyard lock`")
+            filename, url, sha = _chosen(p, minor, glibc) if minor else ("", "", "")
+            if minor and not filename:
+                raise PlanError(f"PyPI package {p.name} {p.version}: the lock has no wheel "
+                                f"for Python {minor} on glibc {glibc} and no sdist",
+                                where="dockyard.lock",
+                                hint="lock for this base: [target] python and glibc in "
+                                "dockyard.toml, then `dockyard lock`")
             wheels.append(WheelPin(p.name, p.version, p.source or PYPI_SIMPLE,
-                                   tuple(sorted({a.sha256 for a in p.artifacts}))))
+                                   tuple(sorted({a.sha256 for a in p.artifacts})),
+                                   filename, url, sha))
     return tuple(conda), tuple(wheels), tuple(sources)
 
 
@@ -185,14 +236,13 @@ def split_lock(lock: Lock, project: str) -> tuple[tuple[CondaArtifact, ...],
 def _kernel_dir(facts: BaseFacts) -> tuple[str, str]:
     """A kernels dir the base's Jupyter searches, outside $HOME (a volume on platforms)."""
     assert facts.jupyter is not None
-    home = facts.user.home.rstrip("/") or "/nonexistent"
     for d in facts.jupyter.kernel_dirs:
-        if not (d.startswith(home + "/") or d.startswith("/root/")):
+        if not facts.user.in_a_home(d):
             return d, f"{d} is searched by the base's Jupyter (`jupyter --paths`) and is " \
-                      "outside the user's home, which platforms mount over"
+                      "outside every user's home, which platforms mount volumes over"
     return ("/usr/local/share/jupyter/kernels",
-            "the base's Jupyter did not report its paths; /usr/local/share/jupyter is in "
-            "every Jupyter's system path")
+            "the base's Jupyter reported no search path outside a home; "
+            "/usr/local/share/jupyter is in every Jupyter's system path")
 
 
 def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None,
@@ -200,9 +250,10 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
     settings = settings or PlanSettings()
     _check_base(lock, facts)
     prefix = settings.prefix.rstrip("/")
-    interp = choose_interpreter(lock, facts, prefix)
+    interp = choose_interpreter(lock, facts, prefix, settings)
     project_name = (project.name if project and project.name else "app")
-    conda, wheels, sources = _packages(lock, project_name)
+    conda, wheels, sources = _packages(lock, project_name, interp.minor,
+                                       lock.target.glibc or facts.glibc or "2.17")
     kname = _kernel_slug(settings.kernel_name or project_name)
     display = settings.display_name or f"{project_name} (Python {interp.minor})"
     kdir, kwhy = _kernel_dir(facts)
@@ -225,17 +276,18 @@ def make_plan(lock: Lock, facts: BaseFacts, settings: PlanSettings | None = None
     layers = (
         Layer("builder", f"environment at {prefix}: " + (
             f"{len(conda)} conda packages (fetched by the host, sha256-checked), "
-            if conda else "") + f"{len(wheels)} PyPI packages (uv --require-hashes --no-deps)"
+            if conda else "") + f"{len(wheels)} PyPI packages (fetched by the host, "
+            "installed with uv --require-hashes --no-deps --no-index)"
             + (f", {len(sources)} git/path dependencies built from source" if sources else ""),
-            "installs from the lock only: no resolution at build time"),
-        Layer("builder", f"the project's own package as a wheel into {APP_DIR}",
-              "built from its source, not editable") if settings.install_project else None,
-        Layer("final", f"COPY --chown={user.uid}:{user.owner_gid} {prefix} (one layer)",
-              f"owned by {owner_names} without a separate chown layer that doubles the bytes"),
+            "installs from the lock only: no resolution at build time; then its digest"),
+        Layer("final", f"{prefix}, copied by one RUN keyed on that digest and chowned to "
+              f"{user.uid}:{user.owner_gid} in the same step",
+              f"owned by {owner_names} in one layer (no second copy); an unchanged "
+              "environment reuses its layer without being read again"),
         Layer("final", f"kernel spec {kname!r} in {kdir}; the lock at {LOCK_IN_IMAGE}", kwhy),
-        Layer("final", f"COPY --chown={user.uid}:{user.owner_gid} {APP_DIR}",
-              "last, so a code-only change rebuilds in seconds and reuses the environment "
-              "layer") if settings.install_project else None,
+        Layer("final", f"the project's package, built as a wheel on the host, COPYed into "
+              f"{APP_DIR}", "last, so a code-only change rebuilds this layer only")
+        if settings.install_project else None,
     )
     labels = (
         ("io.dockyard.base", facts.pinned),

@@ -39,6 +39,10 @@ class Interpreter:
     version: str  # full version, "3.12.1"
     base_python: str  # kind "base": the base interpreter the env is made from
     reason: str
+    # kind "base" while the lock has a conda python of the very same version: the conda
+    # packages go in, the conda python's own files do not (the base's interpreter runs them)
+    replaces_conda_python: bool = False
+    cost: str = ""  # what the choice costs or saves, in bytes, when known
 
     @property
     def minor(self) -> str:
@@ -61,6 +65,15 @@ class WheelPin:
     version: str
     index: str  # the index URL the lock took it from
     hashes: tuple[str, ...]  # every sha256 the lock lists for it
+    # the artifact chosen for the target (the best wheel, else the sdist): fetched by the
+    # host, sha256-checked, and installed from the build context without an index
+    filename: str = ""
+    url: str = ""
+    sha256: str = ""
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,10 @@ class BuildPlan:
     notes: tuple[str, ...]
     base_cmd: tuple[str, ...] | None  # kept as is (never written)
     base_entrypoint: tuple[str, ...] | None
+    # "host": the project's wheel is built on the host (reproducibly) and its installed tree
+    # COPYed last, so a code change touches nothing else; "image": built in the builder
+    # stage (a platform-specific wheel, which must be built against the base)
+    app_build: Literal["host", "image"] = "host"
     allow_secrets: tuple[str, ...] = ()  # dockyard.toml [secrets] allow: files meant to ship
 
     @property

@@ -30,20 +30,55 @@ def probe_base(engine: CliEngine, ref: str, *, pull: bool = True) -> BaseFacts:
             f"or pull or build it first (`{engine.name} pull {ref}`)",
         )
     config = engine.inspect(ref)
-    done = engine.cli(
-        "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", ref, "-c", PROBE_SCRIPT,
-        timeout=300,
-    )
-    if not done.ok or "@@end" not in done.stdout:
-        raise PlanError(
-            f"could not run the probe inside {ref!r} (exit {done.returncode}): "
-            + (done.stderr.strip().splitlines() or ["no output"])[-1],
-            hint="dockyard needs /bin/sh in the base image to read its facts",
+    output = _cached_output(config)
+    if output is None:
+        done = engine.cli(
+            "run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", ref, "-c",
+            PROBE_SCRIPT, timeout=300,
         )
-    facts = parse_facts(ref, config, done.stdout)
+        if not done.ok or "@@end" not in done.stdout:
+            raise PlanError(
+                f"could not run the probe inside {ref!r} (exit {done.returncode}): "
+                + (done.stderr.strip().splitlines() or ["no output"])[-1],
+                hint="dockyard needs /bin/sh in the base image to read its facts",
+            )
+        output = done.stdout
+        _keep_output(config, output)
+    facts = parse_facts(ref, config, output)
     log.info("probed %s: %s, glibc %s, %d pythons, jupyter=%s", ref, facts.os_name,
              facts.glibc, len(facts.pythons), bool(facts.jupyter))
     return facts
+
+
+def _cache_path(config: dict):
+    """Where the probe's output for this image is kept: an image id names its content, and
+    the script's hash its questions, so the answer cannot go stale."""
+    import hashlib
+
+    from ..render.stage import cache_dir
+
+    image_id = str(config.get("Id", "")).removeprefix("sha256:")
+    if len(image_id) < 32:
+        return None
+    script = hashlib.sha256(PROBE_SCRIPT.encode()).hexdigest()[:12]
+    return cache_dir() / "probes" / f"{image_id}-{script}.txt"
+
+
+def _cached_output(config: dict) -> str | None:
+    path = _cache_path(config)
+    try:
+        return path.read_text() if path is not None and path.is_file() else None
+    except OSError:
+        return None
+
+
+def _keep_output(config: dict, output: str) -> None:
+    from ..fsutil import write_atomic
+
+    path = _cache_path(config)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, output)
 
 
 __all__ = [

@@ -11,6 +11,8 @@ class PythonFacts:
     real: str  # after resolving symlinks
     version: str  # "3.13.5"
     prefix: str  # sys.prefix
+    implementation: str = "cpython"  # sys.implementation.name
+    abiflags: str = ""  # sys.abiflags ("t": free-threaded)
 
     @property
     def minor(self) -> str:
@@ -36,15 +38,27 @@ class UserFacts:
     uid: int
     gid: int  # primary group of that user
     name: str  # "" when the uid has no passwd entry
-    home: str
+    home: str  # $HOME as the image's processes see it (ENV first, then /etc/passwd)
     username: str  # $USERNAME in the image's ENV ("" if unset)
-    groupname: str  # $GROUPNAME ("" if unset)
+    groupname: str  # $GROUPNAME, else the name /etc/group gives the owner gid ("" if none)
     group_gid: int | None  # gid of $GROUPNAME in /etc/group
     workspace_dir: str  # $WORKSPACE_DIR ("" if unset)
+    nb_user: str = ""  # $NB_USER (docker-stacks images) ("" if unset)
+    homes: tuple[str, ...] = ()  # every user's home: $HOME, /root, people's passwd homes
 
     @property
     def is_root(self) -> bool:
         return self.uid == 0
+
+    @property
+    def platform_user(self) -> str:
+        """The user the platform's variables name ($USERNAME, else $NB_USER), or ""."""
+        return self.username or self.nb_user
+
+    def in_a_home(self, path: str) -> bool:
+        """Whether `path` is under some user's home (platforms mount volumes over homes)."""
+        path = path.rstrip("/") + "/"
+        return any(path.startswith(h.rstrip("/") + "/") for h in self.homes)
 
     @property
     def owner_gid(self) -> int:

@@ -55,13 +55,15 @@ def parse_pythons(lines: list[str]) -> tuple[PythonFacts, ...]:
     out: list[PythonFacts] = []
     for line in lines:
         parts = line.split("\t")
-        if len(parts) != 4 or not re.fullmatch(r"\d+\.\d+\.\d+", parts[2]):
+        if len(parts) not in (4, 6) or not re.fullmatch(r"\d+\.\d+\.\d+", parts[2]):
             continue
-        path, real, version, prefix = parts
+        path, real, version, prefix = parts[:4]
+        impl, abiflags = parts[4:6] if len(parts) == 6 else ("cpython", "")
         if path in seen:
             continue
         seen.add(path)
-        out.append(PythonFacts(path=path, real=real, version=version, prefix=prefix))
+        out.append(PythonFacts(path=path, real=real, version=version, prefix=prefix,
+                               implementation=impl or "cpython", abiflags=abiflags))
     return tuple(out)
 
 
@@ -104,6 +106,23 @@ def _groups(lines: list[str]) -> dict[str, int]:
     return out
 
 
+# Homes of system accounts that are not homes at all (a volume is never mounted there).
+_NOT_HOMES = ("/", "/nonexistent", "/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev",
+              "/var", "/run", "/proc", "/sys", "/etc", "/opt", "/usr/local", "/tmp")
+
+
+def _homes(users: dict[str, tuple[str, int, int, str]], *extra: str) -> tuple[str, ...]:
+    """Every directory a platform may mount a home volume over: root's and people's homes
+    (uid 0 or >= 1000, or anything under /home), and the homes the ENV names."""
+    found = {"/root", "/home"}
+    for _, uid, _, home in users.values():
+        if uid == 0 or uid >= 1000 or home.startswith("/home/"):
+            found.add(home)
+    found.update(extra)
+    return tuple(sorted(h.rstrip("/") for h in found
+                        if h.startswith("/") and h.rstrip("/") not in _NOT_HOMES))
+
+
 def parse_user(config_user: str, env: dict[str, str], s: dict[str, list[str]]) -> UserFacts:
     ids = _kv(s.get("id", []))
     users = _passwd(s.get("passwd", []))
@@ -112,16 +131,24 @@ def parse_user(config_user: str, env: dict[str, str], s: dict[str, list[str]]) -
     gid = int(ids["gid"]) if ids.get("gid", "").isdigit() else 0
     entry = next((u for u in users.values() if u[1] == uid), None)
     groupname = env.get("GROUPNAME", "")
+    group_gid = groups.get(groupname) if groupname else None
+    if not groupname:  # the name /etc/group gives the gid the files will be owned by
+        groupname = next((name for name, g in groups.items() if g == gid), "")
+    # $HOME as processes see it: the image's ENV wins over /etc/passwd
+    home = env.get("HOME") or ids.get("home") or (entry[3] if entry else "")
+    named = [users[n][3] for n in (env.get("USERNAME", ""), env.get("NB_USER", "")) if n in users]
     return UserFacts(
         config_user=config_user,
         uid=uid,
         gid=gid,
         name=entry[0] if entry else "",
-        home=entry[3] if entry else ids.get("home", ""),
+        home=home,
         username=env.get("USERNAME", ""),
         groupname=groupname,
-        group_gid=groups.get(groupname) if groupname else None,
+        group_gid=group_gid,
         workspace_dir=env.get("WORKSPACE_DIR", ""),
+        nb_user=env.get("NB_USER", ""),
+        homes=_homes(users, home, *(entry[3:4] if entry else ()), *named),
     )
 
 

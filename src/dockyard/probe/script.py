@@ -31,8 +31,8 @@ for p in $cands /opt/*/bin/python3* /opt/*/*/bin/python3* \
     /usr/local/bin/python3* /usr/bin/python3*; do
   case "$p" in *-config|*.py|*-gdb*) continue;; esac
   [ -f "$p" ] && [ -x "$p" ] || continue
-  info=$("$p" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3], sys.prefix, sep="\t")') \
-    || continue
+  info=$("$p" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3], sys.prefix,
+    sys.implementation.name, getattr(sys, "abiflags", ""), sep="\t")') || continue
   [ -n "$info" ] && printf '%s\t%s\t%s\n' "$p" "$(readlink -f "$p")" "$info"
 done
 echo '@@jupyter'

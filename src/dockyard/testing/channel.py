@@ -153,7 +153,8 @@ def founding_case_packages(python: str = "3.12.11") -> list[CondaPackage]:
 
 # -- The founding case, ready to lock on this machine (tests and bench) -----------------
 
-FOUNDING_CASE = Path("/work/shared/cases/dctools-seed")
+# ../shared from the repository's root (the brief: no absolute path of our machines)
+FOUNDING_CASE = Path(__file__).resolve().parents[3].parent / "shared/cases/dctools-seed"
 _GIT_ID = ("-c", "user.name=dockyard-tests", "-c", "user.email=tests@dockyard.invalid")
 
 

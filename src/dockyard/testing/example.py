@@ -66,19 +66,34 @@ def find_cpython(version: str = PYTHON_VERSION) -> Path:
     raise RuntimeError(f"no CPython {version} under {root}/versions (built --enable-shared)")
 
 
-def _stage_python(src: Path, stage: Path) -> None:
+def relocate_cpython(src: Path, stage: Path, *, prefix: str = PLACEHOLDER,
+                     keep_pip: bool = False) -> None:
+    """Copy the CPython build at `src` into `stage`, made to live at `prefix`.
+
+    ELF RUNPATHs become `$ORIGIN/../lib` (interpreters) or go (extension modules), and
+    text files that name `src` name `prefix` instead (conda's placeholder by default,
+    which a conda installer rewrites). The test suite, IDLE, tkinter, caches and the
+    static library are left out, and site-packages too (but pip with `keep_pip`): what
+    this machine added there (a .pth of its own) must never reach an image.
+    """
+    keep_site = ("pip",) if keep_pip else ()
+
     def ignore(dirpath: str, names: list[str]) -> set[str]:
         rel = os.path.relpath(dirpath, src)
         skip = {n for n in names if n == "__pycache__"}
-        if rel == "bin":
+        if rel == "bin" and not keep_pip:
             skip |= {n for n in names if n not in _KEEP_BIN}
         if rel == "lib/python3.12":
-            skip |= {n for n in names if n in _DROP_DIRS}
+            skip |= {n for n in names if n in _DROP_DIRS and n != "site-packages"}
+        if rel == "lib/python3.12/site-packages":
+            skip |= {n for n in names
+                     if not any(n == k or n.startswith(k + "-") for k in keep_site)}
         return skip
 
     shutil.copytree(src, stage, symlinks=True, ignore=ignore)
     (stage / SITE).mkdir(parents=True, exist_ok=True)
-    (stage / SITE / "README.txt").write_text("site-packages of the conda python\n")
+    if not keep_pip:
+        (stage / SITE / "README.txt").write_text("site-packages of the conda python\n")
     for path in stage.rglob("*"):
         if path.is_symlink() or not path.is_file():
             continue
@@ -95,7 +110,7 @@ def _stage_python(src: Path, stage: Path) -> None:
             except UnicodeDecodeError:
                 continue
             if str(src) in text:  # the installer writes the image's prefix there
-                path.write_text(text.replace(str(src), PLACEHOLDER))
+                path.write_text(text.replace(str(src), prefix))
 
 
 def _assemble(name: str, version: str, build: str, stage: Path, channel: Path,
@@ -212,7 +227,7 @@ def build_example_channel(channel: Path) -> str:
     channel.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dockyard-example-") as tmp:
         stage = Path(tmp) / "python"
-        _stage_python(python, stage)
+        relocate_cpython(python, stage)
         legacy_package(stage, channel / "linux-64", "python", PYTHON_VERSION, "h0_dockyard",
                        ["__glibc >=2.17"])
         _tinygeo(python, Path(tmp), channel)

@@ -35,10 +35,6 @@ class Launch:
     port: int
     ip: str | None
 
-    @property
-    def listens_outside(self) -> bool:
-        """Published ports only reach a server bound to all interfaces."""
-        return self.ip in ("0.0.0.0", "*", "", "::")
 
 
 def split_words(command: Sequence[str]) -> tuple[str, ...]:
@@ -108,3 +104,71 @@ def hide(text: str, secret: str | None) -> str:
     if secret:
         text = text.replace(secret, "***")
     return text
+
+
+# ---- what the running container says about its server (pure parsing) -------------------
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One entry of `jupyter server list --json` inside the container."""
+
+    port: int
+    hostname: str  # the address it listens on ("0.0.0.0", "localhost", "127.0.0.1", ...)
+    base_url: str
+    token: str  # "" when the server asks for none
+    pid: int | None
+
+    @property
+    def loopback_only(self) -> bool:
+        return self.hostname in ("localhost", "127.0.0.1", "::1") or \
+            self.hostname.startswith("127.")
+
+
+def parse_server_list(text: str) -> list[Server]:
+    """The servers `jupyter server list --json` printed (one JSON object per line)."""
+    import json
+
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        port = doc.get("port")
+        if not isinstance(port, int):
+            continue
+        out.append(Server(port=port, hostname=str(doc.get("hostname") or ""),
+                          base_url=str(doc.get("base_url") or "/"),
+                          token=str(doc.get("token") or ""),
+                          pid=doc.get("pid") if isinstance(doc.get("pid"), int) else None))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Process:
+    """A process of the container as `podman top NAME user args` shows it."""
+
+    user: str
+    args: tuple[str, ...]
+
+    @property
+    def python(self) -> str | None:
+        """The interpreter a Python script runs with (`/opt/conda/bin/python3 .../jupyter-lab`)."""
+        first = self.args[0] if self.args else ""
+        base = first.rsplit("/", 1)[-1]
+        return first if base.startswith("python") and first.startswith("/") else None
+
+
+def jupyter_processes(top: str) -> list[Process]:
+    """The Jupyter server processes in `podman top NAME user args` output."""
+    out = []
+    for line in top.splitlines()[1:]:  # the first line is the header
+        user, _, rest = line.strip().partition(" ")
+        words = tuple(rest.split())
+        if any(w.rsplit("/", 1)[-1] in ("jupyter-lab", "jupyter-server", "jupyter-notebook")
+               for w in words[:3]) or ("-m" in words[:3] and "jupyter" in words[:4]):
+            out.append(Process(user=user, args=words))
+    return out

@@ -45,20 +45,27 @@ class JupyterClient:
             text = resp.read().decode() or "null"
         return json.loads(text)
 
-    def status(self) -> dict | None:
-        """The server's /api/status, or None while it does not answer yet."""
+    def probe(self) -> tuple[str, int | None]:
+        """How /api/status answers: ("up", 200), ("auth", 401/403): up, but the token is
+        missing or refused, or ("down", None): nothing answers yet (or an HTTP error)."""
         try:
-            return self._request("GET", "/api/status")
+            self._request("GET", "/api/status")
+            return "up", 200
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
-                raise VerifyError(
-                    f"the Jupyter server refused the token (HTTP {exc.code})",
-                    hint="pass the token the platform uses with --token, "
-                         "or a --cmd with --ServerApp.token=...",
-                ) from None
-            return None
+                return "auth", exc.code
+            return "down", exc.code
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError):
-            return None
+            return "down", None
+
+    def status(self) -> dict | None:
+        """The server's /api/status, or None while it does not answer; a refused token is
+        a VerifyError (for callers that know their token; verify itself uses `probe`)."""
+        state, code = self.probe()
+        if state == "auth":
+            raise VerifyError(f"the Jupyter server refused the token (HTTP {code})",
+                              hint="pass the token the platform uses with --token")
+        return self._request("GET", "/api/status") if state == "up" else None
 
     def kernelspecs(self) -> dict:
         return self.request("GET", "/api/kernelspecs")
@@ -82,9 +89,10 @@ class JupyterClient:
         msg = execute_request(code, session=session, user_expressions=user_expressions)
         run = Execution(msg_id=msg["header"]["msg_id"])
         deadline = time.monotonic() + timeout
+        # the handshake waits for the kernel's channels: slow on a busy machine
         ws = websocket.create_connection(
-            url + f"?session_id={session}", header=self._headers(), timeout=self.request_timeout,
-            http_no_proxy=["127.0.0.1", "localhost"],
+            url + f"?session_id={session}", header=self._headers(),
+            timeout=max(60.0, self.request_timeout), http_no_proxy=["127.0.0.1", "localhost"],
         )
         try:
             ws.send(json.dumps(msg))

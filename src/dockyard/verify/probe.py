@@ -68,101 +68,146 @@ del _dockyard_facts
 '''
 
 
-# Runs in a child of the kernel, with the kernel's interpreter, environment and sys.path:
-# an import that kills the interpreter (a segfault, os._exit) kills the child only, and
-# the kernel names it and goes on. One line per distribution as soon as it is done, one
-# before each import; each on a fresh line, whatever a module printed.
+# Runs in a child of the kernel, one child per distribution (with the kernel's
+# interpreter, environment and sys.path): an import that fails, or kills the interpreter,
+# cannot hide or shift another distribution's result. The modules are the ones the
+# distribution's RECORD installs (top_level.txt may name what a wheel does not install);
+# top_level.txt is only read where there is no RECORD, and kept where it names a module
+# that exists. A failure is traced to the distribution whose file raised it.
 _CHILD = r'''
-import importlib, json, sys
+import importlib, importlib.util, json, os, sys
 import importlib.metadata as md
-dists, path = json.loads(sys.stdin.read())
+name, path = json.loads(sys.stdin.read())
 sys.path[:] = path
-skip = {"test", "tests", "testing", "docs", "examples", "benchmarks"}
+SKIP = {"test", "tests", "testing", "docs", "examples", "benchmarks"}
 
-def tops(dist):
-    names = [l.strip() for l in (dist.read_text("top_level.txt") or "").splitlines()]
-    names = [n for n in names if n]
-    if not names:
-        for f in dist.files or ():
-            parts = f.parts
-            if not parts or parts[0] in ("..", "__pycache__"):
-                continue
-            first = parts[0]
-            if first.endswith((".dist-info", ".egg-info", ".data")):
-                continue
-            if len(parts) > 1:
-                if first.isidentifier():  # not numpy.libs/ and the like
-                    names.append(first)
-            elif first.endswith(".py"):
-                names.append(first[:-3])
-            elif first.endswith((".so", ".pyd")):
-                names.append(first.split(".")[0])
-    if not names:
-        wanted = dist.metadata["Name"]
-        names = [m for m, ds in md.packages_distributions().items() if wanted in ds]
-    keep = set()
-    for n in names:
-        n = n.replace("/", ".")
-        if n.split(".")[0] in skip or n.startswith("__"):
+def ident(parts):
+    return all(p.isidentifier() for p in parts) and parts[0] not in SKIP \
+        and not parts[0].startswith("__")
+
+def from_record(files):
+    names, inits = set(), set()
+    for f in files:
+        parts = f.parts
+        if not parts or parts[0] in ("..", "__pycache__") or \
+                parts[0].endswith((".dist-info", ".egg-info", ".data")):
             continue
-        if all(p.isidentifier() for p in n.split(".")):
-            keep.add(n)
-    return sorted(keep)
+        leaf = parts[-1]
+        if leaf == "__init__.py" or (leaf.startswith("__init__.") and
+                                     leaf.endswith((".so", ".pyd"))):
+            inits.add(parts[:-1])
+        elif len(parts) == 1 and leaf.endswith(".py"):
+            names.add((leaf[:-3],))
+        elif len(parts) == 1 and leaf.endswith((".so", ".pyd")):
+            names.add((leaf.split(".")[0],))
+    for pkg in inits:  # the shallowest package: google/protobuf/ under a namespace google/
+        if not any(pkg[:k] in inits for k in range(1, len(pkg))):
+            names.add(pkg)
+    return {".".join(n) for n in names if n and ident(n)}
+
+def modules(dist):
+    files = dist.files
+    if files is not None and any(not str(f).endswith(("RECORD", "INSTALLER")) for f in files):
+        return sorted(from_record(files))
+    listed = [l.strip() for l in (dist.read_text("top_level.txt") or "").splitlines()]
+    if not listed:
+        wanted = dist.metadata["Name"]
+        listed = [m for m, ds in md.packages_distributions().items() if wanted in ds]
+    out = set()
+    for n in listed:
+        n = n.replace("/", ".")
+        try:
+            if n and ident(n.split(".")) and importlib.util.find_spec(n) is not None:
+                out.add(n)
+        except (ImportError, ValueError):
+            pass
+    return sorted(out)
+
+OWNER = {}
+
+def owner_of(filename):
+    # the distribution whose RECORD lists this file (built on the first failure)
+    if not OWNER:
+        for d in md.distributions():
+            dname = d.metadata["Name"]
+            for f in d.files or ():
+                try:
+                    OWNER.setdefault(os.path.realpath(d.locate_file(f)), (dname, str(f)))
+                except Exception:
+                    pass
+        OWNER[""] = None
+    return OWNER.get(os.path.realpath(filename))
+
+def culprit(exc, mine):
+    # the innermost frame of the traceback that is a file of another distribution
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if fname and not fname.startswith("<"):
+            found = owner_of(fname) or found
+        tb = tb.tb_next
+    canon = lambda n: n.lower().replace("_", "-").replace(".", "-")
+    return found if found and canon(found[0]) != canon(mine) else None
 
 def say(line):
     sys.stdout.write("\n" + line + "\n")
     sys.stdout.flush()
 
-for name, required in dists:
-    entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False,
-             "optional": not required}
-    try:
-        dist = md.distribution(name)
-    except md.PackageNotFoundError:
-        entry["missing"] = True
-        say(${MARKER} + json.dumps(entry))
-        continue
-    entry["version"] = dist.version
-    entry["modules"] = tops(dist)
-    for mod in entry["modules"]:
-        say(${STARTING} + json.dumps([name, dist.version, mod]))
-        try:
-            importlib.import_module(mod)
-        except BaseException as exc:  # an import may raise anything, even SystemExit
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
-            gone = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
-            if gone and gone.split(".")[0] != mod.split(".")[0]:
-                entry.setdefault("needs", {})[mod] = gone
+entry = {"dist": name, "version": None, "modules": [], "failures": {}, "missing": False}
+try:
+    dist = md.distribution(name)
+except md.PackageNotFoundError:
+    entry["missing"] = True
     say(${MARKER} + json.dumps(entry))
-say(${DONE})
+    raise SystemExit(0)
+entry["version"] = dist.version
+entry["modules"] = modules(dist)
+for mod in entry["modules"]:
+    say(${STARTING} + json.dumps([mod, dist.version]))
+    try:
+        importlib.import_module(mod)
+    except BaseException as exc:  # an import may raise anything, even SystemExit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        entry["failures"][mod] = ("%s: %s" % (type(exc).__name__, exc)).strip()
+        gone = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+        if gone and gone.split(".")[0] != mod.split(".")[0] and \
+                isinstance(exc, ModuleNotFoundError):
+            entry.setdefault("needs", {})[mod] = gone
+        try:
+            blame = culprit(exc, dist.metadata["Name"])
+        except Exception:
+            blame = None
+        if blame:
+            other = md.distribution(blame[0])
+            entry.setdefault("blame", {})[mod] = [other.metadata["Name"], other.version,
+                                                   blame[1]]
+say(${MARKER} + json.dumps(entry))
 '''
 
 _IMPORTS = r'''
-def _dockyard_imports(dists, child, timeout):
-    import json, signal, subprocess, sys
-    results, left = [], [list(d) for d in dists]
-    while left:
+def _dockyard_imports(dists, child, timeout, jobs):
+    import json, os, signal, subprocess, sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item):
+        name, required = item
         try:
             proc = subprocess.run([sys.executable, "-c", child], capture_output=True,
-                                  input=json.dumps([left, sys.path]), text=True,
+                                  input=json.dumps([name, sys.path]), text=True,
                                   timeout=timeout)
             out, code, err = proc.stdout, proc.returncode, proc.stderr
         except subprocess.TimeoutExpired as exc:
             out, code, err = exc.stdout or "", None, ""
             out = out.decode(errors="replace") if isinstance(out, bytes) else out
-        current, finished = None, False
+        current, version = None, None
         for line in out.splitlines():
             if line.startswith(${STARTING}):
-                current = json.loads(line[len(${STARTING}):])
+                current, version = json.loads(line[len(${STARTING}):])
             elif line.startswith(${MARKER}):
-                results.append(json.loads(line[len(${MARKER}):]))
-                current = None
-            elif line == ${DONE}:
-                finished = True
-        if finished:
-            break
+                entry = json.loads(line[len(${MARKER}):])
+                entry["optional"] = not required
+                return entry
         if code is None:
             why = "did not finish within %d s" % timeout
         elif code < 0:
@@ -174,33 +219,38 @@ def _dockyard_imports(dists, child, timeout):
             why = "the interpreter exited with code %d" % code
         last = (err or "").strip().splitlines()[-1:]
         why += (" (" + last[0][-200:] + ")") if last else ""
-        done = set(r["dist"] for r in results)
-        if current is None:  # died outside any import: blame the next distribution
-            name = [d for d in left if d[0] not in done][0][0]
-            current = [name, None, "(reading its metadata)"]
-        results.append({"dist": current[0], "version": current[1], "modules": [current[2]],
-                        "missing": False, "optional": False,
-                        "failures": {current[2]: "during this import, " + why}})
-        done.add(current[0])
-        left = [d for d in left if d[0] not in done]
-    return json.dumps(results)
-_dockyard_result = _dockyard_imports(${DISTS}, ${CHILD}, ${TIMEOUT})
+        mod = current or "(reading its metadata)"
+        return {"dist": name, "version": version, "modules": [mod], "missing": False,
+                "optional": not required, "failures": {mod: "during this import, " + why}}
+
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return json.dumps(list(pool.map(one, dists)))
+_dockyard_result = _dockyard_imports(${DISTS}, ${CHILD}, ${TIMEOUT}, ${JOBS})
 del _dockyard_imports
 '''
 
 
+class _Raw(str):
+    """A value put into the kernel's code as it is (an expression), not as a literal."""
+
+
 def _fill(template: str, **values) -> str:
     marks = {"MARKER": MARKER, "STARTING": STARTING, "DONE": DONE}
-    return Template(template).substitute({k: repr(v) for k, v in {**marks, **values}.items()})
+    return Template(template).substitute(
+        {k: v if isinstance(v, _Raw) else repr(v) for k, v in {**marks, **values}.items()})
 
 
 def facts_code(lock_path: str | None) -> str:
     return _fill(_FACTS, LOCK_PATH=lock_path)
 
 
-def imports_code(dists: Sequence[str | Wanted], timeout: float = 600) -> str:
+def imports_code(dists: Sequence[str | Wanted], timeout: float = 300, jobs: int = 0) -> str:
+    """Code that imports each distribution's modules in its own interpreter, `jobs` at a
+    time (0: one per CPU the kernel sees, at most 8), each within `timeout` seconds."""
     pairs = [[d, True] if isinstance(d, str) else [d.dist, d.required] for d in dists]
-    return _fill(_IMPORTS, DISTS=pairs, CHILD=_fill(_CHILD), TIMEOUT=int(timeout))
+    jobs_expr = jobs or "min(8, len(__import__('os').sched_getaffinity(0)))"
+    return _fill(_IMPORTS, DISTS=pairs, CHILD=_fill(_CHILD), TIMEOUT=int(timeout),
+                 JOBS=_Raw(str(jobs_expr)))
 
 
 def parse_result(text: str | None):
@@ -251,15 +301,44 @@ def check_interpreter(facts: dict, lock: Lock | None) -> Check:
     return Check("interpreter", "fail", f"{where}, but the lock targets Python {target}")
 
 
-def check_user(facts: dict, username: str | None) -> Check:
+@dataclass(frozen=True, slots=True)
+class ExpectedUser:
+    """Who the kernel should run as: the image's USER (or the one verify was given), and
+    the users the platform's variables name ($USERNAME, $NB_USER)."""
+
+    user: str = ""  # "1000", "jovyan", "1000:100", "" (root)
+    variables: tuple[tuple[str, str], ...] = ()  # (("NB_USER", "jovyan"),)
+    given: bool = False  # `user` came from --user, not from the image
+
+    @property
+    def root(self) -> bool:
+        return self.user.split(":")[0] in ("", "0", "root")
+
+    @property
+    def platform(self) -> tuple[str, ...]:
+        return tuple(v for _, v in self.variables)
+
+
+def check_user(facts: dict, expected: ExpectedUser | str | None) -> Check:
+    """The kernel's user against the image's USER and the platform's variables."""
+    if not isinstance(expected, ExpectedUser):  # a bare $USERNAME
+        expected = ExpectedUser("", (("USERNAME", expected),) if expected else ())
     uid, user = facts.get("uid"), facts.get("user")
     who = f"uid {uid} ({user or 'no passwd entry'})"
+    says = (("--user" if expected.given else "the image's USER")
+            + f" is {expected.user or 'unset (root)'}")
+    says += "".join(f", {k} is {v!r}" for k, v in expected.variables)
     if uid == 0:
-        return Check("not root", "fail", f"the kernel runs as root: {who}")
-    if username and user != username:
-        return Check("not root", "fail", f"{who}, but the image's USERNAME is {username!r}")
-    expected = ", the image's USERNAME" if username else " (the image sets no USERNAME)"
-    return Check("not root", "pass", who + expected)
+        if expected.root and not expected.platform:
+            return Check("not root", "skip", f"the kernel runs as root, as {says}: platforms "
+                         "usually run images as a user; check with --user UID:GID")
+        return Check("not root", "fail", f"the kernel runs as root, but {says}")
+    if expected.platform and user not in expected.platform:
+        return Check("not root", "fail", f"{who}, but {says}")
+    first = expected.user.split(":")[0]
+    if not expected.platform and not expected.root and first not in (str(uid), user):
+        return Check("not root", "fail", f"{who}, but {says}")
+    return Check("not root", "pass", f"{who}; {says}")
 
 
 # Imports that fail by design when an optional peer is absent: the distribution is
@@ -270,36 +349,59 @@ OPTIONAL_PEERS = {
 }
 
 
+def _short(path: str) -> str:
+    """A file as its distribution installs it: `pyarrow/__init__.py`."""
+    for cut in ("/site-packages/", "/dist-packages/"):
+        if cut in path:
+            return path.split(cut, 1)[1]
+    return path
+
+
 def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Check:
+    """Every failure names the distribution at fault: its own, or the one whose file raised
+    it (argopy failing inside pyarrow names pyarrow); culprits are listed first."""
     if results is None:
         return Check("imports", "skip", why_skipped or "no lock to read distributions from")
     results = list(results)
-    problems: list[str] = []
+    failing = {canonicalize_name(r["dist"]) for r in results
+               if r.get("failures") and not r.get("blame")}
+    own: list[str] = []
+    caused: list[str] = []
     notes: list[str] = []
     n_mods = 0
     for r in results:
         if r.get("missing") and r.get("optional"):
             continue
         if r.get("missing"):
-            problems.append(f"{r['dist']}: locked but not installed in the kernel's environment")
+            own.append(f"{r['dist']}: locked but not installed in the kernel's environment")
             continue
         n_mods += len(r.get("modules") or ())
         if not r.get("modules"):
             notes.append(f"{r['dist']} (no top-level module)")
         needs = r.get("needs") or {}
+        blames = r.get("blame") or {}
         for mod, msg in sorted((r.get("failures") or {}).items()):
             peer = (needs.get(mod) or "").split(".")[0]
             why = OPTIONAL_PEERS.get((mod.split(".")[0], peer))
             if why:
                 notes.append(f"{mod} needs {peer}, not locked: {why}")
                 continue
-            problems.append(f"import {mod} ({r['dist']} {r.get('version')}): {msg}")
+            line = f"import {mod} ({r['dist']} {r.get('version')}): {msg}"
+            if mod in blames:
+                other, other_version, where = blames[mod]
+                line += f"; at fault: {other} {other_version} ({_short(where)})"
+                if canonicalize_name(other) in failing:
+                    line += ", which fails to import on its own too"
+                caused.append(line)
+            else:
+                own.append(line)
+    problems = own + caused
     n_dists = sum(1 for r in results if not (r.get("missing") and r.get("optional")))
     detail = f"{n_mods} top-level modules of {n_dists} locked distributions"
     if problems:
         return Check("imports", "fail", detail + f": {len(problems)} problem(s)",
                      tuple(problems + [f"note: {n}" for n in notes]))
-    detail += " import"
+    detail += " import, each distribution in its own interpreter"
     if notes:
         detail += f" (not imported: {'; '.join(notes)})"
     return Check("imports", "pass", detail)
