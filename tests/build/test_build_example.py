@@ -143,9 +143,39 @@ def test_code_only_change_reuses_the_environment_layer(built, podman, example, p
     podman.cli("rmi", tag)
 
 
+def test_after_a_no_cache_build_a_code_change_still_reuses_the_environment(
+        built, podman, example, platform_base, tmp_path):
+    """The founding case's bench: a cold `--no-cache` build, then a one-line change, took
+    161 s: buildah reuses the first cached image whose history matches, and the final
+    stage's bare `USER root` first step matched another build's image on the same base,
+    whose chain has no layer for this environment: the 6.5 GB copy ran again. Each stage
+    now opens with a step of its own project and lock (tests/render)."""
+    project = tmp_path / "minicase"
+    shutil.copytree(example, project)
+    tag = TAG + "-nocache"
+    other = TAG + "-other"  # another image on the same base whose first step is USER root
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "Containerfile").write_text(
+        f"FROM {platform_base}\nUSER root\nRUN echo other > /other\n")
+    podman.build(str(tmp_path / "other"), containerfile=str(tmp_path / "other" / "Containerfile"),
+                 tag=other)
+    code, out = run_cli("build", "--base", platform_base, "--project", str(project), "-t", tag,
+                        "--no-cache")
+    assert code == 0, out
+    init = project / "minicase" / "__init__.py"
+    init.write_text(init.read_text() + "\nCHANGED = True\n")
+    code, out = run_cli("build", "--base", platform_base, "--project", str(project), "-t", tag)
+    assert code == 0, out
+    cached, total = map(int, re.search(r"(\d+) of (\d+) steps from the layer cache",
+                                       out.replace("\n", " ")).groups())
+    assert cached == total - 3, out  # the app's COPY, LABEL, USER
+    podman.cli("rmi", tag)
+    podman.cli("rmi", other)
+
+
 def test_containerfile_only_is_a_self_contained_context(built, example, platform_base,
                                                         podman, tmp_path):
-    out = tmp_path / "ctx"
+    out = tmp_path / "new" / "ctx"  # made with its parents (the app was staged beside it)
     code, text = run_cli("build", "--base", platform_base, "--project", str(example),
                          "--containerfile-only", str(out))
     assert code == 0, text

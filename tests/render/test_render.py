@@ -109,3 +109,30 @@ def test_context_files_and_kernel_spec():
     ignore = files[".dockerignore"].decode()
     assert "**/.git" in ignore and "**/.netrc" in ignore
     assert ctx.needs_conda_env and ctx.needs_sources == ("xrpatch",) and ctx.needs_project
+
+
+def test_each_stage_opens_with_a_step_only_its_project_and_lock_have():
+    """Podman (buildah) reuses the first cached image whose history matches a step. After
+    a `--no-cache` build, a bare `USER root` first step had two images (the new one and
+    another build's on the same base); the next build followed the other's chain and
+    copied the founding case's 6.5 GB environment again for a one-line change (161 s).
+    Each stage now opens with a label naming the project (builder) or the lock (final)."""
+    from dataclasses import replace
+
+    lock = make_lock()
+    mine = make_plan(lock, facts("platform-jupyter"), PlanSettings(), PROJECT)
+    other = make_plan(replace(lock, inputs_hash="sha256:" + "cd" * 32),
+                      facts("platform-jupyter"), PlanSettings(),
+                      ProjectSpec(root="/src/other", name="other"))
+
+    def first_steps(plan):
+        lines = [x for x in render(plan).containerfile.splitlines()
+                 if x and not x.startswith("#")]
+        return [lines[i + 1] for i, x in enumerate(lines) if x.startswith("FROM ")]
+
+    builder, final = first_steps(mine)
+    assert builder == 'LABEL io.dockyard.builder="minicase"'
+    assert final == f'LABEL io.dockyard.lock-hash="{lock.inputs_hash}"'
+    assert not set(first_steps(mine)) & set(first_steps(other))
+    # the label is one the image has anyway: the final config is unchanged
+    assert ("io.dockyard.lock-hash", lock.inputs_hash) in mine.labels

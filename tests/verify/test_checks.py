@@ -228,3 +228,39 @@ def test_each_distribution_imports_in_its_own_interpreter_and_blame_goes_to_the_
         "import argoish (argoish 1.0): ImportError: arrowish requires NumPy 2.0 or newer; "
         "at fault: arrowish 1.0 (arrowish/__init__.py), which fails to import on its own too",
     )
+
+
+def test_a_failure_behind_a_lazy_import_names_the_distribution_loaded_that_fails_alone(
+        tmp_path):
+    """The founding case at full size: argopy loads pyarrow lazily (importlib's LazyLoader),
+    pyarrow 26 refuses NumPy 1.26, and argopy then fails with "module 'xarray' has no
+    attribute 'Dataset'": no frame of pyarrow's files is in argopy's traceback."""
+    _dist(tmp_path, "arrowlazy", "raise ImportError('arrowlazy requires NumPy 2.0 or newer')\n")
+    _dist(tmp_path, "fineish", "X = 1\n")
+    _dist(tmp_path, "argolazy", (
+        "import importlib.util, sys\n"
+        "import fineish\n"
+        "spec = importlib.util.find_spec('arrowlazy')\n"
+        "spec.loader = importlib.util.LazyLoader(spec.loader)\n"
+        "mod = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['arrowlazy'] = mod\n"
+        "spec.loader.exec_module(mod)\n"
+        "try:\n    mod.VERSION\nexcept ImportError:\n    pass\n"
+        "raise AttributeError(\"module 'xarrayish' has no attribute 'Dataset'\")\n"))
+    names = ["argolazy", "arrowlazy", "fineish"]
+    results = {r["dist"]: r for r in _kernel_run(probe.imports_code(names, jobs=2),
+                                                 site=tmp_path)}
+    assert "blame" not in results["argolazy"]
+    assert "arrowlazy" in results["argolazy"]["loaded"]["argolazy"]
+    check = probe.check_imports(results.values())
+    assert check.problems == (
+        "import arrowlazy (arrowlazy 1.0): ImportError: arrowlazy requires NumPy 2.0 or newer",
+        "import argolazy (argolazy 1.0): AttributeError: module 'xarrayish' has no attribute "
+        "'Dataset'; loaded while it failed: arrowlazy 1.0, which fails to import on its own "
+        "(the likely cause)",
+    )
+    # loaded modules that import on their own are not blamed
+    alone = [r for r in results.values() if r["dist"] != "arrowlazy"]
+    assert probe.check_imports(alone).problems == (
+        "import argolazy (argolazy 1.0): AttributeError: module 'xarrayish' has no attribute "
+        "'Dataset'",)

@@ -137,11 +137,12 @@ def _builder(plan: BuildPlan) -> list[str]:
     wheels = f"{BUILD}/{CONTEXT_WHEELS}"
     out = [
         f"FROM {plan.base_from} AS builder",
+        # first, so that this stage's layer chain is the project's own (see _stage_key)
+        f"LABEL {BUILDER_LABEL}={_q(plan.project_name)}",
         "USER root",
         # the base's HOME may be the platform user's: say where uv's cache mount is
         f"ENV UV_CACHE_DIR={UV_CACHE} UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy "
         "UV_NO_PROGRESS=1 UV_COMPILE_BYTECODE=0",
-        f"LABEL {BUILDER_LABEL}={_q(plan.project_name)}",
         f"# uv {plan.uv.version}: fetched by the host from {plan.uv.url.rsplit('/', 1)[-1]}, "
         f"sha256 {plan.uv.sha256}",
         f"COPY {CONTEXT_UV} {uv}",
@@ -208,6 +209,20 @@ def _builder(plan: BuildPlan) -> list[str]:
     return out
 
 
+def _stage_key(plan: BuildPlan) -> list[str]:
+    """The final stage's first step: one of its own labels, set again at the end, that
+    names the lock. Podman/buildah finds a cached step by its history and its parent
+    image, first match wins: after a `--no-cache` build, a bare `USER root` first step
+    has two images (the new one and any other build's on the same base), and the next
+    build may follow the other one's chain, rebuilding (and copying again) the whole
+    environment for a one-line change. A step no other lock's build has keeps the chain
+    the one this lock's builds made."""
+    labels = dict(plan.labels)
+    key = "io.dockyard.lock-hash" if labels.get("io.dockyard.lock-hash") else \
+        "io.dockyard.kernel"
+    return [f"LABEL {key}={_q(labels.get(key) or plan.project_name)}"] if labels else []
+
+
 def containerfile(plan: BuildPlan) -> str:
     i = plan.interpreter
     owner = plan.owner
@@ -220,6 +235,7 @@ def containerfile(plan: BuildPlan) -> str:
         *_builder(plan),
         "",
         f"FROM {plan.base_from}",
+        *_stage_key(plan),
         "USER root",
         f"# the environment in one layer, owned by {plan.owner_names} (chown in the same step: "
         "no second copy); keyed on the builder's digest of it, so an unchanged environment "

@@ -514,6 +514,7 @@ def stage_app(plan: BuildPlan, project_root: str | Path, dest: str | Path,
     from ..materialize import materialize_app
 
     dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)  # `--containerfile-only new/ctx`
     with tempfile.TemporaryDirectory(prefix="dockyard-app-", dir=dest.parent) as tmp:
         if progress:
             progress(f"building {plan.project_name} as a wheel")

@@ -73,7 +73,9 @@ del _dockyard_facts
 # cannot hide or shift another distribution's result. The modules are the ones the
 # distribution's RECORD installs (top_level.txt may name what a wheel does not install);
 # top_level.txt is only read where there is no RECORD, and kept where it names a module
-# that exists. A failure is traced to the distribution whose file raised it.
+# that exists. A failure is traced to the distribution whose file raised it; where no
+# file of another distribution is in the traceback (a lazy import: argopy's of pyarrow),
+# the top-level modules loaded at that moment are kept, to name one that fails alone.
 _CHILD = r'''
 import importlib, importlib.util, json, os, sys
 import importlib.metadata as md
@@ -182,6 +184,9 @@ for mod in entry["modules"]:
             other = md.distribution(blame[0])
             entry.setdefault("blame", {})[mod] = [other.metadata["Name"], other.version,
                                                    blame[1]]
+        else:  # a lazy import's failure leaves no frame of its file: what was loaded
+            entry.setdefault("loaded", {})[mod] = sorted({k.split(".")[0] for k in
+                                                          list(sys.modules)})
 say(${MARKER} + json.dumps(entry))
 '''
 
@@ -359,12 +364,18 @@ def _short(path: str) -> str:
 
 def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Check:
     """Every failure names the distribution at fault: its own, or the one whose file raised
-    it (argopy failing inside pyarrow names pyarrow); culprits are listed first."""
+    it (argopy failing inside pyarrow names pyarrow), or, when no such file is in the
+    traceback (a lazy import), a distribution loaded at that moment whose own import fails;
+    culprits are listed first."""
     if results is None:
         return Check("imports", "skip", why_skipped or "no lock to read distributions from")
     results = list(results)
     failing = {canonicalize_name(r["dist"]) for r in results
                if r.get("failures") and not r.get("blame")}
+    # top-level module -> the distribution whose own import of it fails (not a knock-on)
+    fails_alone = {mod.split(".")[0]: (r["dist"], r.get("version"))
+                   for r in results if not r.get("missing")
+                   for mod in (r.get("failures") or {}) if mod not in (r.get("blame") or {})}
     own: list[str] = []
     caused: list[str] = []
     notes: list[str] = []
@@ -387,11 +398,20 @@ def check_imports(results: Iterable[dict] | None, why_skipped: str = "") -> Chec
                 notes.append(f"{mod} needs {peer}, not locked: {why}")
                 continue
             line = f"import {mod} ({r['dist']} {r.get('version')}): {msg}"
+            loaded = sorted({fails_alone[m] for m in (r.get("loaded") or {}).get(mod, ())
+                             if m in fails_alone and canonicalize_name(fails_alone[m][0])
+                             != canonicalize_name(r["dist"])})
             if mod in blames:
                 other, other_version, where = blames[mod]
                 line += f"; at fault: {other} {other_version} ({_short(where)})"
                 if canonicalize_name(other) in failing:
                     line += ", which fails to import on its own too"
+                caused.append(line)
+            elif loaded:  # e.g. argopy's lazy imports: pyarrow fails inside, unseen
+                line += "; loaded while it failed: " + ", ".join(
+                    f"{d} {v}" for d, v in loaded) + (
+                    ", which fails to import on its own (the likely cause)" if len(loaded) == 1
+                    else ", which fail to import on their own (the likely cause)")
                 caused.append(line)
             else:
                 own.append(line)
