@@ -1,6 +1,7 @@
 """The founding case at full scale: dockyard's image beside a hand-written single-stage one.
 
     flock /work/wt/.heavy.lock python bench/bench_founding.py [--work DIR] [--keep]
+                                                              [--pyarrow-26]
 
 (after `eval "$(scripts/setup)"`; not part of the test suite: it downloads ~3.5 GB of
 wheels once, builds two images of ~7 GB and ~14 GB, and removes them at the end.)
@@ -9,8 +10,14 @@ The case (shared/cases/dctools-seed) is set up by `dockyard.testing.founding`: i
 side from a stand-in channel that installs for real (this machine's CPython 3.12.1,
 numpy and xarray from PyPI's wheels, esmf/esmpy/xesmf stand-ins), its GitHub
 dependencies from local bare repositories, and the CUDA 12.6 fix dockyard's lock
-proposes (torchvision 0.22 and torch 2.7, whose PyPI wheels bring CUDA 12.6). It is
-locked, then built on the CUDA-like platform base (dockyard.testing.bases, "cuda").
+proposes (torchvision 0.22 and torch 2.7, whose PyPI wheels bring CUDA 12.6), and the
+fix its first verify leads to: `pyarrow<26` (pyarrow 26 resolves beside the case's
+numpy<2 but refuses NumPy 1.x at import, which its metadata does not say; verify names
+it, and argopy's failure behind it). `--pyarrow-26` leaves it out, to see that true
+failure. It is locked, then built on the CUDA-like platform base (dockyard.testing.bases,
+"cuda"). The work folder keeps the case, the locked copy of each run (`run-ID/dctools`,
+which bench_assemble.py --project and bench_pack.py --case take) and the outputs of
+verify and check; dockyard's download cache keeps the wheels (~3.5 GB) for the next run.
 
 Printed side by side, in one run:
 - cold build: dockyard `build --no-cache` (the PyPI artifacts are already on the host:
@@ -196,7 +203,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir())
                         / "dockyard-bench-founding")
     parser.add_argument("--keep", action="store_true", help="keep the images")
+    parser.add_argument("--pyarrow-26", action="store_true",
+                        help="lock the case as it is (pyarrow 26, which fails at import)")
     args = parser.parse_args()
+    loads_seen = [os.getloadavg()[0]]
     engine = get_engine("podman")
     case = founding_case_buildable(args.work / "case", cuda_fix=True)
     os.environ["GIT_CONFIG_GLOBAL"] = str(case.gitconfig)
@@ -204,8 +214,14 @@ def main() -> None:
     work = args.work / f"run-{RUN_ID}"
     project = work / "dctools"
     shutil.copytree(case.project, project)
+    if not args.pyarrow_26:
+        settings = project / "dockyard.toml"
+        settings.write_text(settings.read_text().replace(
+            'constraints = ["', 'constraints = ["pyarrow<26", "'))
+        assert "pyarrow<26" in settings.read_text()
     d, n = Column(), Column()
     try:
+        print(f"work: {work} (load average {os.getloadavg()[0]:.1f})", flush=True)
         lock = dockyard("lock", "--project", str(project))
         locked = loads((project / "dockyard.lock").read_text())
         print(f"locked {len(locked.by_owner('conda'))} conda + {len(locked.by_owner('pypi'))} "
@@ -229,6 +245,7 @@ def main() -> None:
         save = timed([engine.binary, "save", DOCKYARD_TAG], stdout=subprocess.DEVNULL)
         check = dockyard("check", DOCKYARD_TAG, "--base", base, "--cuda", "12.6",
                          "--json", str(work / "dockyard-check.json"), check=False)
+        loads_seen.append(os.getloadavg()[0])
         d.figures = {
             "cold build s": f"{cold.seconds:.0f}",
             "code-only rebuild s": f"{rebuild.seconds:.1f}",
@@ -258,6 +275,9 @@ def main() -> None:
                             str(project / "dockyard.lock"), check=False)
         n_save = timed([engine.binary, "save", NAIVE_TAG], stdout=subprocess.DEVNULL)
         n_check = dockyard("check", NAIVE_TAG, "--base", base, "--cuda", "12.6", check=False)
+        loads_seen.append(os.getloadavg()[0])
+        report = {"verify": n_verify.out[-6000:], "check": n_check.out[-6000:]}
+        (work / "hand-written-outputs.json").write_text(json.dumps(report, indent=1))
         n.figures = {
             "cold build s": f"{n_cold:.0f}",
             "code-only rebuild s": f"{n_re:.1f}",
@@ -281,6 +301,9 @@ def main() -> None:
           f"CUDA {locked.target.cuda}, on {base}")
     print(f"installed size (dockyard's env + app, du -sb): {d_inst / 1e9:.2f} GB; "
           f"the base: {b_size / 1e9:.2f} GB")
+    print(f"{os.cpu_count()} CPUs, load average {min(loads_seen):.1f}-{max(loads_seen):.1f}, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"pyarrow {'26 (as locked)' if args.pyarrow_26 else '<26 (the fix verify asks for)'}")
     print(f"{'':24}{'dockyard':>18}{'hand-written':>18}   target (dockyard)")
     for key in d.figures:
         if key == "check":
@@ -292,6 +315,12 @@ def main() -> None:
     print(f"{'check (hand-written)':24}{n.figures.get('check', '-')}")
     print(f"verify (dockyard): {verify_line(verify)}")
     print(f"verify (hand-written): {verify_line(n_verify)}")
+    for name, run in (("dockyard", verify), ("hand-written", n_verify)):
+        for line in run.out.splitlines():
+            if line.startswith("    ") and not line.strip().startswith("note:"):
+                print(f"  {name}: {line.strip()}")
+    print(f"outputs: {work}/dockyard-outputs.json, {work}/hand-written-outputs.json; "
+          f"locked project: {project}")
 
 
 if __name__ == "__main__":
