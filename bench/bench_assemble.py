@@ -3,6 +3,11 @@
     python bench/bench_assemble.py                          # the bundled example
     flock /work/wt/.heavy.lock python bench/bench_assemble.py --project DIR --base REF
                                                             # any locked project (GBs: heavy)
+    [--work DIR]   # where the copies, caches and layouts go (default: a temporary folder)
+
+The founding case: the locked copy bench_founding.py leaves (`WORK/run-ID/dctools`), its
+base (`localhost/dockyard-test/platform-base:cuda-...`) and its git stand-ins
+(`GIT_CONFIG_GLOBAL=WORK/case/github/gitconfig`).
 
 Prints side by side, for `dockyard build` (Podman) and `dockyard build --engine none
 --output oci:DIR`:
@@ -82,6 +87,7 @@ def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--project", type=Path, help="a locked project (default: the example)")
     parser.add_argument("--base", help="its base image (default: the platform-like base)")
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
     engine = get_engine("podman")
     home_cache = Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"))
@@ -94,11 +100,22 @@ def main_bench() -> None:
 
             base = platform_base(engine, variant="jupyter")
             project = stack.enter_context(locked_example())  # its git URL mapped meanwhile
-        bench(project, base, engine, home_cache)
+        bench(project, base, engine, home_cache, args.work)
 
 
-def bench(project: Path, base: str, engine, home_cache: Path) -> None:
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-assemble-"))
+def bench(project: Path, base: str, engine, home_cache: Path, where: Path | None) -> None:
+    if where:
+        where.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-assemble-", dir=where))
+    loads = [os.getloadavg()[0]]
+    builders: set[str] = set()
+
+    def podman_build(*args: str) -> float:
+        t, out = run(*args)
+        builders.update(re.findall(r"builder stage kept as (\S+)", out.replace("\n", " ")))
+        loads.append(os.getloadavg()[0])
+        return t
+
     try:
         copies = []
         for name in ("a", "b"):
@@ -108,29 +125,36 @@ def bench(project: Path, base: str, engine, home_cache: Path) -> None:
         os.environ["XDG_CACHE_HOME"] = str(home_cache)
         podman_ids = []
         for i, copy in enumerate(copies):
-            t, _ = run("build", "--base", base, "--project", str(copy), "-t", f"{TAG}:p{i}",
-                       "--no-cache")
+            t = podman_build("build", "--base", base, "--project", str(copy), "-t",
+                             f"{TAG}:p{i}", "--no-cache")
             podman_ids.append(engine.inspect(f"{TAG}:p{i}")["Digest"])
             if i == 0:
                 podman_cold = t
+            print(f"podman cold build {i + 1}: {t:.1f} s", flush=True)
         touch_code(copies[0])
-        podman_code, _ = run("build", "--base", base, "--project", str(copies[0]), "-t",
-                             f"{TAG}:p0")
+        podman_code = podman_build("build", "--base", base, "--project", str(copies[0]), "-t",
+                                   f"{TAG}:p0")
+        print(f"podman code-only rebuild: {podman_code:.1f} s", flush=True)
         podman_size = engine.inspect(f"{TAG}:p0")["Size"] - engine.inspect(base)["Size"]
-        for i in range(2):
-            engine.cli("rmi", "-f", f"{TAG}:p{i}")
+        for ref in [f"{TAG}:p0", f"{TAG}:p1", *sorted(builders)]:
+            engine.cli("rmi", "-f", ref, timeout=600)
         # --- engine-less: two cold builds (empty caches), one with downloads kept ---
         for copy in copies:  # back to the same source as each other
             shutil.rmtree(copy)
         for name in ("a", "b"):
             shutil.copytree(project, work / name / project.name)
         cold_a, digest_a = assembled(copies[0], base, work / "oci-a", work / "cache-a")
+        print(f"engine-less cold assembly 1: {cold_a:.1f} s", flush=True)
+        loads.append(os.getloadavg()[0])
         cold_b, digest_b = assembled(copies[1], base, work / "oci-b", work / "cache-b")
+        print(f"engine-less cold assembly 2: {cold_b:.1f} s", flush=True)
+        loads.append(os.getloadavg()[0])
         for sub in ("layers", "blobs", "bases", "probes", "sbom", "build-envs"):
             shutil.rmtree(work / "cache-a" / "dockyard" / sub, ignore_errors=True)
         warm_dl, digest_c = assembled(copies[0], base, work / "oci-c", work / "cache-a")
         touch_code(copies[1])
         code_only, _ = assembled(copies[1], base, work / "oci-b", work / "cache-b")
+        loads.append(os.getloadavg()[0])
         from dockyard.oci.base import open_base
 
         os.environ["XDG_CACHE_HOME"] = str(work / "cache-a")
@@ -146,7 +170,9 @@ def bench(project: Path, base: str, engine, home_cache: Path) -> None:
              "different digests",
              "same digest" if digest_a == digest_b == digest_c else "DIFFERENT digests"),
         ]
-        print(f"project {project.name} on {base} ({os.cpu_count()} CPUs)")
+        print(f"project {project.name} on {base} ({os.cpu_count()} CPUs, load average "
+              f"{min(loads):.1f}-{max(loads):.1f}, "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
         print(f"{'':20} {'podman (Containerfile)':32} engine-less (oci: layout)")
         for name, a, b in rows:
             print(f"{name:20} {a:32} {b}")

@@ -1,6 +1,11 @@
 """`dockyard pack` and the host-side unpack, beside their floors (not CI).
 
     python bench/bench_pack.py [--case example|where|DIR] [--rounds N] [--level 1-9]
+                               [--work DIR]
+
+The founding case: `--case WORK/run-ID/dctools`, the locked copy bench_founding.py
+leaves, with its git stand-ins (`GIT_CONFIG_GLOBAL=WORK/case/github/gitconfig`); it
+needs ~20 GB of scratch (`--work`: the pack, the tarball, two unpacked copies).
 
 For the project (the bundled example by default; `where` is the binary-
 placeholder project of dockyard.testing.packs; DIR any locked project):
@@ -51,8 +56,11 @@ def main() -> int:
     ap.add_argument("--case", default="example")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--level", type=int, default=6, help="gzip level of the pack (default 6)")
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-pack-"))
+    if args.work:
+        args.work.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dockyard-bench-pack-", dir=args.work))
     loads = []
     try:
         if args.case == "example":
@@ -66,10 +74,12 @@ def main() -> int:
         pack = work / "env.sh"
         dockyard = shutil.which("dockyard") or "dockyard"
         pack_runs = []
-        for _ in range(args.rounds):
+        for i in range(args.rounds):
             pack_runs.append(timed([dockyard, "pack", "--project", str(project), "-o", str(pack),
                                     "--compression-level", str(args.level)]))
             loads.append(os.getloadavg()[0])
+            print(f"pack {i + 1}: {pack_runs[-1][0]:.1f} s wall, {pack_runs[-1][1]:.1f} s CPU",
+                  flush=True)
         from dockyard.deploy import pack_info
         info = pack_info(pack)
         tarball = work / "env.tar.gz"
@@ -83,6 +93,8 @@ def main() -> int:
             floor.append(timed(["tar", "-xzf", str(tarball), "-C", str(work / f"t{i}")]))
             check.append(timed(["sh", str(prefix / ".dockyard" / "dockyard-env"), "check"]))
             loads.append(os.getloadavg()[0])
+            print(f"round {i + 1}: unpack {unpack[-1][0]:.1f} s, tar -xzf {floor[-1][0]:.1f} s, "
+                  f"check {check[-1][0]:.1f} s (wall)", flush=True)
             shutil.rmtree(prefix)
             shutil.rmtree(work / f"t{i}")
         manifest = json.loads(subprocess.run(
@@ -92,7 +104,8 @@ def main() -> int:
         (pw, pc), (uw, uc), (fw, fc), (cw, cc) = map(med, (pack_runs, unpack, floor, check))
         print(f"case: {args.case} ({info.project}, pack {info.pack_id}), gzip level {args.level}, "
               f"{args.rounds} rounds, medians; {os.cpu_count()} cores, load average "
-              f"{min(loads):.1f}-{max(loads):.1f}")
+              f"{min(loads):.1f}-{max(loads):.1f}, "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         print(f"  pack size        {info.size / 1e6:8.1f} MB   installed {installed / 1e6:8.1f} MB"
               f"   ratio {info.size / installed:.2f}")
         print(f"  pack             {pw:8.1f} s wall {pc:6.1f} s CPU")
