@@ -58,6 +58,7 @@ DOCKERIGNORE_PATTERNS = (
     "project/build", "project/dist", "project/dockyard.lock",
 )
 WHEELS_TXT = "wheels.txt"
+CONDA_ENV_FORMAT = "conda-env/1"  # bump when the host installs the conda part differently
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +130,18 @@ def _mounts(plan: BuildPlan, *, cache: bool = True) -> tuple[str, str]:
     return " ".join(mounts), (" ".join(env) + " ") if env else ""
 
 
+def conda_env_key(plan: BuildPlan) -> str:
+    """What the conda part staged in the context is made of (the packages' sha256, the
+    prefix, whether conda's python is left out): the builder's step that copies it is
+    named after it, so the layer cache tells one conda part from another without
+    reading it."""
+    import hashlib
+
+    return hashlib.sha256("\n".join([
+        CONDA_ENV_FORMAT, plan.prefix, str(plan.interpreter.replaces_conda_python),
+        *sorted(a.sha256 for a in plan.conda)]).encode()).hexdigest()[:16]
+
+
 def _builder(plan: BuildPlan) -> list[str]:
     i = plan.interpreter
     py = i.python
@@ -153,8 +166,12 @@ def _builder(plan: BuildPlan) -> list[str]:
         without = " (without conda's python: the base's runs them)" \
             if i.replaces_conda_python else ""
         out.append(f"# {len(plan.conda)} conda packages, sha256-checked and installed by the "
-                   f"host for the prefix {plan.prefix}{without}")
-        out.append(f"COPY {CONTEXT_CONDA_ENV}/ {plan.prefix}/")
+                   f"host for the prefix {plan.prefix}{without}; bound and copied, not "
+                   "COPYed (a COPY reads every file on each build to decide whether its layer "
+                   "can be reused): the mount's name is the packages' digest")
+        mount = f"{BUILD}/conda-env-{conda_env_key(plan)}"
+        out.append(f"RUN --mount=type=bind,source={CONTEXT_CONDA_ENV},target={mount} \\\n"
+                   f"    mkdir -p {plan.prefix} && cp -a {mount}/. {plan.prefix}/")
         out.append("# the conda activation scripts' variables go into the kernel spec's env")
         out.append(f"COPY kernel/ {BUILD}/kernel/")
         out.append(f"RUN {py} {BUILD}/kernel/activate.py {BUILD}/kernel/kernel.json "
@@ -300,8 +317,9 @@ def render(plan: BuildPlan) -> BuildContext:
 
 
 __all__ = [
-    "BUILD", "BUILDER_LABEL", "CONTAINERFILE", "CONTEXT_APP", "CONTEXT_BUILD_CONSTRAINTS",
-    "CONTEXT_CONDA_ENV", "CONTEXT_LOCK", "CONTEXT_PROJECT", "CONTEXT_SOURCES", "CONTEXT_UV",
-    "CONTEXT_WHEELS", "DOCKERIGNORE_PATTERNS", "BuildContext", "ContextFile", "containerfile",
-    "is_environment_step", "kernel_json", "render", "requirements",
+    "BUILD", "BUILDER_LABEL", "CONDA_ENV_FORMAT", "CONTAINERFILE", "CONTEXT_APP",
+    "CONTEXT_BUILD_CONSTRAINTS", "CONTEXT_CONDA_ENV", "CONTEXT_LOCK", "CONTEXT_PROJECT",
+    "CONTEXT_SOURCES", "CONTEXT_UV", "CONTEXT_WHEELS", "DOCKERIGNORE_PATTERNS", "BuildContext",
+    "ContextFile", "conda_env_key", "containerfile", "is_environment_step", "kernel_json",
+    "render", "requirements",
 ]

@@ -36,6 +36,7 @@ from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin, WheelPin
 from ..redact import redact
 from ..runner import SubprocessRunner, which
 from . import (
+    CONDA_ENV_FORMAT,
     CONTEXT_APP,
     CONTEXT_BUILD_CONSTRAINTS,
     CONTEXT_CONDA_ENV,
@@ -295,7 +296,7 @@ def stage_conda(plan: BuildPlan, dest: Path, progress: Progress | None = None) -
 
     drop = plan.interpreter.replaces_conda_python
     key = hashlib.sha256("\n".join([
-        "conda-env/1", plan.prefix, rattler_version, str(drop),
+        CONDA_ENV_FORMAT, plan.prefix, rattler_version, str(drop),
         *sorted(a.sha256 for a in plan.conda)]).encode()).hexdigest()[:32]
 
     def make(folder: Path) -> None:
