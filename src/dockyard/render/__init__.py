@@ -150,7 +150,8 @@ def _builder(plan: BuildPlan) -> list[str]:
     wheels = f"{BUILD}/{CONTEXT_WHEELS}"
     out = [
         f"FROM {plan.base_from} AS builder",
-        # first, so that this stage's layer chain is the project's own (see _stage_key)
+        # first: this stage's chain of cached layers is the project's own (a first step
+        # other builds share may lead Podman's cache lookup into their chain)
         f"LABEL {BUILDER_LABEL}={_q(plan.project_name)}",
         "USER root",
         # the base's HOME may be the platform user's: say where uv's cache mount is
@@ -226,20 +227,6 @@ def _builder(plan: BuildPlan) -> list[str]:
     return out
 
 
-def _stage_key(plan: BuildPlan) -> list[str]:
-    """The final stage's first step: one of its own labels, set again at the end, that
-    names the lock. Podman/buildah finds a cached step by its history and its parent
-    image, first match wins: after a `--no-cache` build, a bare `USER root` first step
-    has two images (the new one and any other build's on the same base), and the next
-    build may follow the other one's chain, rebuilding (and copying again) the whole
-    environment for a one-line change. A step no other lock's build has keeps the chain
-    the one this lock's builds made."""
-    labels = dict(plan.labels)
-    key = "io.dockyard.lock-hash" if labels.get("io.dockyard.lock-hash") else \
-        "io.dockyard.kernel"
-    return [f"LABEL {key}={_q(labels.get(key) or plan.project_name)}"] if labels else []
-
-
 def containerfile(plan: BuildPlan) -> str:
     i = plan.interpreter
     owner = plan.owner
@@ -252,14 +239,16 @@ def containerfile(plan: BuildPlan) -> str:
         *_builder(plan),
         "",
         f"FROM {plan.base_from}",
-        *_stage_key(plan),
-        "USER root",
         f"# the environment in one layer, owned by {plan.owner_names} (chown in the same step: "
         "no second copy); keyed on the builder's digest of it, so an unchanged environment "
-        "reuses its layer without reading it again",
+        "reuses its layer without reading it again. The digest is the stage's first step: "
+        "Podman takes the first cached image whose history matches a step, and a first "
+        "step other builds share (USER root) may lead it into a chain made for another "
+        "environment, where nothing below matches",
         # (its --chown also gives the folders it creates, /opt/dockyard, to that user, as
         # the engine-less assembly does)
         f"COPY --from=builder --chown={owner} {ENV_DIGEST} {plan.prefix}.digest",
+        "USER root",
         f"RUN --mount=type=bind,from=builder,source={plan.prefix},target={ENV_MOUNT} \\\n"
         f"    mkdir -p {plan.prefix} && cp -a {ENV_MOUNT}/. {plan.prefix}/ \\\n"
         f" && chown -R {owner} {plan.prefix}",
