@@ -195,8 +195,14 @@ def test_containerfile_only_is_a_self_contained_context(built, example, platform
     secrets = {"ca": os.environ["SSL_CERT_FILE"]} if os.environ.get("SSL_CERT_FILE") else {}
     image = podman.build(str(out), containerfile=str(out / "Containerfile"),
                          tag=TAG + "-ctx", secrets=secrets)
-    assert layers(podman, image) == layers(podman, built)  # same context, same layers
-    podman.cli("rmi", TAG + "-ctx")
+    # Same context, same layers as `dockyard build` gives now: compared at one state of the
+    # layer cache, since an earlier --no-cache build of the same environment (test above)
+    # left a second, equal-content environment layer either build may take.
+    code, text = run_cli("build", "--base", platform_base, "--project", str(example),
+                         "-t", TAG + "-again")
+    assert code == 0, text
+    assert layers(podman, image) == layers(podman, TAG + "-again")
+    podman.cli("rmi", TAG + "-ctx", TAG + "-again")
 
 
 def test_push_to_a_loopback_registry(built, example, platform_base):
