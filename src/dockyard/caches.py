@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CacheError
+from .redact import redact
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -506,9 +507,9 @@ def users(root: Path | None = None) -> list[str]:
         except OSError:
             continue
         words = [a.decode(errors="replace") for a in argv if a]
-        start = next((i for i, w in enumerate(words) if w.endswith("dockyard")), 0)
-        out.append(f"pid {pid}: " + " ".join(
-            (["dockyard"] if start else []) + words[start + 1 if start else 0:])[:160])
+        at = next((i for i, w in enumerate(words) if "dockyard" in os.path.basename(w)), None)
+        shown = ["dockyard", *words[at + 1:]] if at is not None else words
+        out.append(redact(f"pid {pid}: " + " ".join(shown))[:160])
     return sorted(set(out))
 
 
