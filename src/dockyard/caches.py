@@ -51,6 +51,7 @@ from .redact import redact
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 LOCK_NAME = ".lock"
+KEPT = {LOCK_NAME, ".example.lock"}   # lock files: never removed, never listed
 BUILDER_LABEL = "io.dockyard.builder"
 BUILDER_REPO = "localhost/dockyard-builder"
 UV_MOUNT = "dockyard-uv"
@@ -271,8 +272,8 @@ def _mount_cache(seen: dict) -> list[Cache]:
         mine: dict = {}
         size, newest = _measure([path], mine)
         seen.update(mine)
-        caches.append(Cache("uv-mount", str(path), "uv cache mount of an older dockyard's "
-                            "Podman builds (no longer used)", False,
+        caches.append(Cache("uv-mount", str(path), "uv cache mount a Podman build left in "
+                            "Podman's default place (dockyard's builds use their own)", False,
                             (Entry(path.name, (path,), size=size, last_used=newest),), size))
     return caches
 
@@ -371,7 +372,7 @@ def survey(engine=None, *, progress: Progress | None = None,
     if builders is not None and builders.entries:
         caches.append(builders)
         total += builders.size
-    known = {k.folder for k in CACHES} | {LOCK_NAME}
+    known = {k.folder for k in CACHES} | KEPT
     try:
         others = tuple(sorted(p.name for p in root.iterdir() if p.name not in known))
     except OSError:

@@ -2,9 +2,10 @@
 is whole, and the clean then removes what the build left in the cache.
 
 The build: the bundled example assembled without an engine, cold (but for the fetched
-artifacts, hard-linked from the session's cache), in the test's own cache, on the platform-like base read from Podman's storage (exported into the cache's
-bases/, whose blobs the assembly then reads). The clean runs with a Podman storage of
-the test's own (it removes builder images machine-wide).
+artifacts, hard-linked from the session's cache), in the test's own cache, on the
+platform-like base read from Podman's storage (exported into the cache's bases/,
+whose blobs the assembly then reads). The clean runs with a Podman storage of the
+test's own (it removes builder images machine-wide).
 """
 
 from __future__ import annotations

@@ -67,6 +67,8 @@ def filled(cache, tmp_path):
     ro = cache / "conda-envs" / "k1" / "share" / "readonly"
     _file(ro / "data", 1000)
     ro.chmod(0o555)                                                # rattler leaves some
+    _file(cache / "example" / "minicase" / "pyproject.toml", 1000)
+    _file(cache / ".example.lock", 0)                              # the example's lock file
     _file(cache / "mystuff" / "notes.txt", 1000)                   # not dockyard's
     _file(tmp_path / "xdg" / "pip" / "wheel.whl", 1000)            # another tool's cache
     return cache
@@ -87,6 +89,7 @@ def test_lists_each_cache_with_its_size_entries_and_total(filled):
     line = next(x for x in out.splitlines() if "layers/" in x)
     assert human(sizes["layers"]) in line and " 2 " in line, line
     assert "not dockyard's, never removed" in out and "mystuff" in out
+    assert ".example.lock" not in out and "example/" in out
     # the hard-linked files are in two caches each, and once in the total
     assert found.total < sum(sizes.values()) - 7 * MB
     assert "total " in out and "dockyard cache clean" in out
@@ -97,10 +100,10 @@ def test_clean_removes_what_dockyard_made_and_nothing_else(filled, tmp_path):
     code, out = run_cli("cache", "clean")
     assert code == 0, out
     assert sorted(p.name for p in filled.iterdir()) == sorted(
-        [".lock", "mystuff", *(c.folder for c in caches.CACHES
+        [".example.lock", ".lock", "mystuff", *(c.folder for c in caches.CACHES
                                if (filled / c.folder).exists())])
     assert sorted(p for p in filled.rglob("*") if not p.is_dir()) == [
-        filled / ".lock", filled / "mystuff" / "notes.txt"]
+        filled / ".example.lock", filled / ".lock", filled / "mystuff" / "notes.txt"]
     assert (filled / "mystuff" / "notes.txt").is_file()
     assert (tmp_path / "xdg" / "pip" / "wheel.whl").is_file()
     freed = caches.survey().total
@@ -172,8 +175,8 @@ def test_empty_cache(cache):
 def test_uv_cache_mount_of_an_older_build_is_listed_and_removed(cache, tmp_path):
     mount = _file(tmp_path / "tmp" / "buildah-cache" / "dockyard-uv" / "wheels" / "x.whl", MB)
     other = _file(tmp_path / "tmp" / "buildah-cache" / "someone-else" / "x", 1000)
-    code, out = run_cli("cache", width=200)
-    assert "uv cache mount" in out and "dockyard-uv" in out, out
+    code, out = run_cli("cache", width=400)
+    assert "uv cache mount" in out and "buildah-cache/dockyard-uv" in out, out
     code, out = run_cli("cache", "clean")
     assert code == 0, out
     assert not mount.exists() and other.exists()
