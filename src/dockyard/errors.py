@@ -10,7 +10,8 @@
     ├── AuditError                an image cannot be read for `dockyard check`
     ├── ClusterError              a Dask cluster cannot be reached, or its spec is wrong
     ├── PackError                 an environment cannot be packed for hosts
-    └── DeployError               a pack cannot be deployed to a host
+    ├── DeployError               a pack cannot be deployed to a host
+    └── CacheError                dockyard's caches cannot be read or cleaned
 
 Each carries a message, a `where` (file:line or field, optional) and a `hint`
 saying what to do next. The CLI renders them; the library never exits.
@@ -76,3 +77,7 @@ class PackError(DockyardError):
 
 class DeployError(DockyardError):
     """A pack cannot be deployed to a host (`dockyard deploy`)."""
+
+
+class CacheError(DockyardError):
+    """dockyard's caches cannot be read or cleaned (`dockyard cache`)."""

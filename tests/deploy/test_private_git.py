@@ -10,15 +10,20 @@ git call is recorded as the kernel passed it (shims first on PATH). The token
 is then searched for, byte for byte, in: the lock, the pack (its header and its
 decompressed payload), every command's output (with -vv), every recorded ssh
 and git command line, every file of the host (the whole container's file
-system) and its sshd log.
+system) and its sshd log; and dockyard's checkouts of git dependencies on this machine.
+privutils must be in the pack as a wheel that hatchling built from the checkout
+(dist-info with WHEEL and RECORD; no .git, no source tree).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import subprocess
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +45,26 @@ def _grep_host(host, needle: str) -> list[str]:
     done = host.exec(f"grep -rlF -e '{needle}' / --exclude-dir=proc --exclude-dir=sys "
                      "--exclude-dir=dev 2>/dev/null || true")
     return done.stdout.split()
+
+
+def _grep(folder: Path, needle: str) -> list[str]:
+    done = subprocess.run(["grep", "-rlF", "-e", needle, str(folder)], capture_output=True,
+                          text=True)
+    return done.stdout.split()
+
+
+def _built_as_a_wheel(payload: bytes) -> None:
+    """privutils is in the pack as a wheel its backend built, installed: a dist-info with
+    WHEEL (hatchling's) and RECORD; no checkout, no .git, no sdist."""
+    with tarfile.open(fileobj=io.BytesIO(payload)) as tar:
+        names = tar.getnames()
+        info = [n for n in names if re.search(r"site-packages/privutils-0\.3\.0\.dist-info/", n)]
+        wheel = next(n for n in info if n.endswith("/WHEEL"))
+        assert b"Generator: hatchling" in tar.extractfile(wheel).read()
+    assert any(n.endswith("/RECORD") for n in info)
+    assert any(n.endswith("site-packages/privutils/__init__.py") for n in names)
+    assert not [n for n in names if "/.git/" in n or n.endswith((".git", ".tar.gz"))
+                or n.endswith("privutils/pyproject.toml")]
 
 
 def test_private_git_dependency_packed_and_deployed_without_its_credential(
@@ -94,6 +119,7 @@ def test_private_git_dependency_packed_and_deployed_without_its_credential(
     # where the token is searched for, and that each search can find it
     header, payload = _payload(pack)
     assert b"pong from the private package" in payload and pack_id.encode() in header
+    _built_as_a_wheel(payload)
     host.exec(f"printf '%s' '{token}' > /root/.canary")
     try:
         assert _grep_host(host, token) == ["/root/.canary"]
@@ -105,6 +131,8 @@ def test_private_git_dependency_packed_and_deployed_without_its_credential(
     assert token.encode() not in pack.read_bytes()
     assert token.encode() not in payload
     assert token not in lock
+    checkouts = Path(os.environ["XDG_CACHE_HOME"]) / "dockyard" / "sources"
+    assert checkouts.is_dir() and not _grep(checkouts, token), "the token is in a checkout"
     for name, text in outputs.items():
         assert token not in text, f"the token is in the output of {name}"
     assert token.encode() not in rec.raw(), "the token is on a command line"

@@ -24,7 +24,7 @@ from ..redact import RedactingFilter, redact
 from .ui import Ui
 
 COMMANDS = ("init", "lock", "plan", "build", "verify", "check", "doctor", "cluster", "pack",
-            "deploy", "sbom")
+            "deploy", "sbom", "cache")
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with lifecycle.session():
+        with lifecycle.session(), _using_caches(args.command, ui):
             return int(handlers[args.command](args, ui) or 0)  # type: ignore[operator]
     except DockyardError as exc:
         ui.error(exc)
@@ -82,6 +82,26 @@ def main(argv: Sequence[str] | None = None, ui: Ui | None = None) -> int:
         ui.err.print(f"[red]interrupted[/red] ({signal.Signals(signum).name}): "
                      "stopped its processes, removed its containers and temporary folders")
         return 128 + signum
+
+
+def _using_caches(command: str, ui: Ui):
+    """Every command but `cache` holds dockyard's caches (shared) while it runs, so that
+    `dockyard cache clean` never removes what a running build uses (dockyard.caches)."""
+    import contextlib
+
+    from .. import caches
+
+    if command == "cache":
+        return contextlib.nullcontext()
+
+    def waiting(users: list[str]) -> None:
+        if not told:
+            told.append(True)
+            ui.warn("waiting for `dockyard cache clean` to finish"
+                    + (f" ({'; '.join(users)})" if users else ""))
+
+    told: list[bool] = []
+    return caches.in_use(waiting)
 
 
 def _setup_logging(verbose: int, ui: Ui) -> None:

@@ -87,6 +87,7 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
     from ..oci.base import open_base
     from ..oci.output import load, push, write_archive, write_layout
     from ..sbom import make_sbom, project_version
+    from .cache import mention_if_large
 
     outputs = _outputs(args)
     start = time.monotonic()
@@ -126,6 +127,7 @@ def build_without_engine(args: argparse.Namespace, ui: Ui) -> int:
             ui.info(f"  {len(report['sent'])} blobs sent, {len(report['mounted'])} mounted "
                     f"from the base's repository, {len(report['present'])} already there; "
                     f"SBOM referrer {str(report['referrer'])[:19]}")
+    mention_if_large(ui, engine)
     return 0
 
 

@@ -79,6 +79,7 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     from ..engines import is_loopback
     from ..engines.housekeeping import BuildWatch, cache_mount, tidy_after_build
     from ..render import CONTAINERFILE
+    from .cache import mention_if_large
 
     if args.engine == "none":
         from .assemble import build_without_engine
@@ -145,11 +146,12 @@ def main(args: argparse.Namespace, ui: Ui) -> int:
     if p.engine.name == "podman":
         ui.info("the uv cache mount (source builds' backends) went with the build's temporary "
                 "folder: 0 bytes kept" + (f"; an earlier build's holds {held / 1e9:.2f} GB at "
-                                          f"{where} (remove it to reclaim the space)"
+                                          f"{where} (`dockyard cache clean` removes it)"
                                           if where is not None else ""))
     if args.push:
         with ui.step(f"Pushing to {args.push}") as progress:
             p.engine.push(args.tag, args.push, tls_verify=not is_loopback(args.push),
                           on_line=progress)
         ui.ok(f"pushed {args.push}")
+    mention_if_large(ui, p.engine)
     return 0

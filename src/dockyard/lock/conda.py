@@ -24,6 +24,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from .. import aio
+from ..caches import mark_used
 from ..errors import LockError
 from ..redact import redact, strip_credentials
 from .model import Artifact, LockedPackage, Note
@@ -212,6 +213,7 @@ def fetch(artifact: Artifact, cache: Path | None = None) -> Path:
     cache = cache or cache_dir()
     target = cache / artifact.sha256[:2] / f"{artifact.sha256}-{artifact.filename}"
     if target.exists():
+        mark_used(target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()

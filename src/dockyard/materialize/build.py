@@ -68,11 +68,13 @@ def build_env(constraints: str, python: str) -> Path:
     import shutil
     import tempfile
 
+    from ..caches import mark_used
     from ..render.stage import cache_dir
 
     key = hashlib.sha256(f"{os.path.realpath(python)}\0{constraints}".encode()).hexdigest()
     venv = cache_dir() / "build-envs" / key[:32]
     if (venv / "bin" / "python").exists():
+        mark_used(venv)
         return venv
     venv.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".env-", dir=venv.parent))

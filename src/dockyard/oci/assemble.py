@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..caches import mark_used
 from ..materialize import materialize_app, materialize_env, source_date_epoch
 from ..render import kernel_json
 from ..render.stage import cache_dir, copy_tree, ignore_rules
@@ -116,6 +117,7 @@ def _cached(kind: str, key: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     meta = json.loads(path.read_text())
+    mark_used(path)
     return meta if cached_blob(meta["digest"]).is_file() else None
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..caches import mark_used
 from ..errors import BuildError
 from ..render.stage import cache_dir
 from .image import Descriptor, digest_of
@@ -115,6 +116,7 @@ def _from_archive(path: Path, ref: str) -> BaseImage:
             tar.extractall(tmp, filter="data")
         shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
+    mark_used(root)
     return _from_layout(root, ref)
 
 
@@ -148,6 +150,7 @@ def _from_engine(engine, ref: str) -> BaseImage:
             engine.check(*args, what="save")
         shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
+    mark_used(root)
     base = _from_layout(root, ref)
     digests = [d.split("@", 1)[1] for d in info.get("RepoDigests") or () if "@" in d]
     base.pinned = f"{ref.split('@')[0]}@{digests[0]}" if digests else "sha256:" + image_id

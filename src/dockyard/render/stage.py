@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import aio, lifecycle
 from ..audit.secrets import refuse_secrets
+from ..caches import mark_used
 from ..errors import BuildError
 from ..plan.model import BuildPlan, CondaArtifact, SourcePin, ToolPin, WheelPin
 from ..redact import redact
@@ -100,6 +101,7 @@ def fetch(url: str, sha256: str, what: str,
     dest = cache_dir() / "artifacts" / sha256 / name  # keeps the name: formats go by suffix
     stamp = dest.parent / f".{name}.verified"
     if dest.exists():
+        mark_used(dest.parent)
         try:
             if stamp.read_text() == _stamp(dest):
                 return dest
@@ -205,6 +207,7 @@ def _cached(kind: str, key: str, make: Callable[[Path], None]) -> Path:
     a concurrent build never sees half of it)."""
     final = cache_dir() / kind / key
     if final.is_dir():
+        mark_used(final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=final.parent))

@@ -298,21 +298,24 @@ def make_example(dest: str | Path) -> Path:
 
 @contextlib.contextmanager
 def locked_example() -> Iterator[Path]:
-    """The example, made and locked (`dockyard lock`), with its git URL mapped while in use."""
+    """The example, made and locked (`dockyard lock`), with its git URL mapped while in use.
+    dockyard's caches are held meanwhile: `dockyard cache clean` waits, not removes it."""
+    from ..caches import in_use
     from .cli import run_cli
 
-    dest = default_dest()
-    project = make_example(dest)
-    saved = {k: os.environ.get(k) for k in example_env(dest)}
-    os.environ.update(example_env(dest))
-    try:
-        code, out = run_cli("lock", "--project", str(project))
-        if code != 0:
-            raise RuntimeError(f"dockyard lock of the example failed:\n{out}")
-        yield project
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with in_use():
+        dest = default_dest()
+        project = make_example(dest)
+        saved = {k: os.environ.get(k) for k in example_env(dest)}
+        os.environ.update(example_env(dest))
+        try:
+            code, out = run_cli("lock", "--project", str(project))
+            if code != 0:
+                raise RuntimeError(f"dockyard lock of the example failed:\n{out}")
+            yield project
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
