@@ -31,6 +31,18 @@ SBOM_IN_IMAGE = "/opt/dockyard/sbom.cdx.json"
 NAMESPACE = uuid.UUID("6f1c3c1e-5d0c-4c5e-9a55-64f6d0c6ad13")  # dockyard's uuid5 namespace
 
 
+def _hash(composite: str):
+    """A CycloneDX hash from `ALG:HEX` (the factory where cyclonedx-python-lib has it;
+    before it, the method the factory deprecates)."""
+    try:
+        from cyclonedx.contrib.hash.factories import HashTypeFactory
+    except ImportError:  # an older cyclonedx-python-lib
+        from cyclonedx.model import HashType
+
+        return HashType.from_composite_str(composite)
+    return HashTypeFactory().from_composite_str(composite)
+
+
 def _slug(name: str) -> str:
     import re
 
@@ -55,12 +67,12 @@ def _purl(p: LockedPackage):
 
 
 def _component(p: LockedPackage):
-    from cyclonedx.model import ExternalReference, ExternalReferenceType, HashType, Property, XsUri
+    from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
     from cyclonedx.model.component import Component, ComponentType
 
     purl = _purl(p)
     refs = [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(a.url),
-                              hashes=[HashType.from_composite_str(f"sha256:{a.sha256}")])
+                              hashes=[_hash(f"sha256:{a.sha256}")])
             for a in sorted(p.artifacts, key=lambda a: a.url) if a.url.startswith("http")]
     if p.commit:
         refs.append(ExternalReference(type=ExternalReferenceType.VCS,
@@ -72,7 +84,7 @@ def _component(p: LockedPackage):
     return Component(
         type=ComponentType.LIBRARY, name=p.name, version=p.version, purl=purl,
         bom_ref=f"{p.owner}:{p.name}",
-        hashes=[HashType.from_composite_str(f"sha256:{h}") for h in hashes],
+        hashes=[_hash(f"sha256:{h}") for h in hashes],
         external_references=refs, properties=props,
     )
 
@@ -106,7 +118,7 @@ FORMAT = "2"
 
 def _make(lock: Lock, project: str, version: str, base: str, base_digest: str, prefix: str,
           epoch: int) -> bytes:
-    from cyclonedx.model import HashType, Property
+    from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
     from cyclonedx.output.json import JsonV1Dot6
@@ -126,7 +138,7 @@ def _make(lock: Lock, project: str, version: str, base: str, base_digest: str, p
         qualifiers = {"repository_url": repo} if "/" in repo else {}
         purl = PackageURL(type="oci", name=short, version=base_digest or None,
                           qualifiers=qualifiers)
-        hashes = [HashType.from_composite_str(base_digest)] if base_digest else []
+        hashes = [_hash(base_digest)] if base_digest else []
         components["base"] = Component(type=ComponentType.CONTAINER, name=repo,
                                        version=base_digest or None, purl=purl,
                                        bom_ref="base-image", hashes=hashes)
