@@ -1,7 +1,7 @@
 """Engine-less assembly beside the Podman (Containerfile) path, in one run.
 
     python bench/bench_assemble.py                          # the bundled example
-    flock /work/wt/.heavy.lock python bench/bench_assemble.py --project DIR --base REF
+    flock /tmp/heavy.lock python bench/bench_assemble.py --project DIR --base REF
                                                             # any locked project (GBs: heavy)
     [--work DIR]   # where the copies, caches and layouts go (default: a temporary folder)
 

@@ -1,6 +1,6 @@
 """The founding case at full scale: dockyard's image beside a hand-written single-stage one.
 
-    flock /work/wt/.heavy.lock python bench/bench_founding.py [--work DIR] [--keep]
+    flock /tmp/heavy.lock python bench/bench_founding.py [--work DIR] [--keep]
                                                               [--pyarrow-26]
 
 (after `eval "$(scripts/setup)"`; not part of the test suite: it downloads ~3.5 GB of

@@ -19,7 +19,7 @@ Each figure is a median of `--rounds` runs, as wall-clock seconds and as CPU
 seconds (user + system of the command and all its children). On a shared
 machine the wall clock follows the load (printed beside): compare the CPU
 seconds across runs, the wall clock only within one. Run heavy cases under
-`flock /work/wt/.heavy.lock`.
+`flock /tmp/heavy.lock`.
 """
 
 from __future__ import annotations
