@@ -54,6 +54,32 @@ def test_layers_are_the_same_bytes_from_the_same_files(tmp_path):
     assert digests[0].digest == "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+def test_gzip_members_are_the_same_bytes_on_any_number_of_cores(tmp_path):
+    import random
+    import subprocess
+
+    from dockyard.gzmembers import BLOCK, GzipMembers
+
+    rng = random.Random(7)
+    data = bytes(rng.getrandbits(8) for _ in range(4096)) * (BLOCK * 2 // 4096 + 3)
+    outs = []
+    for threads in (1, 2, 5):
+        path = tmp_path / f"{threads}.gz"
+        with open(path, "wb") as raw, GzipMembers(raw, 1, threads) as gz:
+            for i in range(0, len(data), 1 << 20):  # written in pieces, as tar writes
+                gz.write(data[i:i + (1 << 20)])
+        outs.append(path.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    assert outs[0].count(b"\x1f\x8b\x08\x00\x00\x00\x00\x00") >= 3  # one member per block
+    assert gzip.decompress(outs[0]) == data
+    unzipped = subprocess.run(["gzip", "-dc", str(tmp_path / "1.gz")], capture_output=True,
+                              check=True).stdout
+    assert unzipped == data
+    with open(tmp_path / "empty.gz", "wb") as raw, GzipMembers(raw, 1) as gz:
+        pass
+    assert gzip.decompress((tmp_path / "empty.gz").read_bytes()) == b""
+
+
 def test_tree_mtimes_come_from_disk_unless_fixed(tmp_path):
     _tree(tmp_path)
     os.utime(tmp_path / "opt/app/run", (99, 99))

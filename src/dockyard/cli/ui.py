@@ -87,7 +87,8 @@ class _Ticker:
             self.shown = self.latest
             self._print(f"[{self.elapsed():.0f} s] {self.latest[-200:]}")
         else:
-            self._print(f"[{self.elapsed():.0f} s] still at work: {self.latest[-150:]}")
+            tail = f": {self.latest[-150:]}" if self.latest else ""
+            self._print(f"[{self.elapsed():.0f} s] still at work{tail}")
 
     def _beat(self) -> None:
         while not self.done.wait(1.0):

@@ -160,7 +160,8 @@ def _install_pypi(plan: BuildPlan, lock: Lock, root: Path, prefix: str, glibc: s
             continue
         _say(progress, f"pypi {pin.name} {pin.version}")
         path = fetch(art.url, art.sha256, f"PyPI package {pin.name}")
-        install_wheel(path, prefix_scheme(prefix, minor, pin.name), interpreter, root)
+        install_wheel(path, prefix_scheme(prefix, minor, pin.name), interpreter, root,
+                      checked=True)
     trees = []
     for name, path in sdists:
         unpacked = tmp / "sdists" / name

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-FORMAT = 2  # bump when the layers' bytes change for the same inputs
+FORMAT = 3  # bump when the layers' bytes change for the same inputs
 SBOM_IN_IMAGE = "/opt/dockyard/sbom.cdx.json"
 
 

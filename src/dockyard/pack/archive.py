@@ -11,21 +11,19 @@ text or binary, and whether its first line is a `#!` naming it.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import os
 import stat
 import tarfile
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from ..gzmembers import GzipMembers
+
 FIXED_MTIME = 315532800  # 1980-01-01, as in wheels
-BLOCK = 8 << 20  # bytes of tar per gzip member
 READ = 1 << 20
 SKIP_DIRS = {"__pycache__"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -56,52 +54,6 @@ class TreeSummary:
     @property
     def content_id(self) -> str:
         return self.digest.hexdigest()[:16]
-
-
-class _GzipMembers(io.RawIOBase):
-    """A write-only stream: blocks compressed as gzip members in threads, written in order."""
-
-    def __init__(self, raw: BinaryIO, level: int, threads: int):
-        super().__init__()
-        self.raw, self.level = raw, level
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dockyard-gzip")
-        self.pending: deque[Future[bytes]] = deque()
-        self.window = 2 * threads
-        self.buf = bytearray()
-        self.written = 0  # compressed bytes written so far
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:  # type: ignore[override]
-        self.buf += data
-        while len(self.buf) >= BLOCK:
-            self._submit(bytes(self.buf[:BLOCK]))
-            del self.buf[:BLOCK]
-        return len(data)
-
-    def _submit(self, block: bytes) -> None:
-        self.pending.append(self.pool.submit(gzip.compress, block, self.level, mtime=0))
-        while len(self.pending) > self.window:
-            self._drain_one()
-
-    def _drain_one(self) -> None:
-        data = self.pending.popleft().result()
-        self.raw.write(data)
-        self.written += len(data)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        try:
-            if self.buf or not self.written and not self.pending:
-                self._submit(bytes(self.buf))
-                self.buf.clear()
-            while self.pending:
-                self._drain_one()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            super().close()
 
 
 class _Scanning(io.RawIOBase):
@@ -147,7 +99,7 @@ class PayloadWriter:
 
     def __init__(self, out: BinaryIO, *, level: int = 6, threads: int | None = None,
                  on_bytes: Callable[[int], None] | None = None):
-        self.gz = _GzipMembers(out, level, threads or max(1, os.cpu_count() or 1))
+        self.gz = GzipMembers(out, level, threads)
         self.tar = tarfile.open(fileobj=self.gz, mode="w|", format=tarfile.PAX_FORMAT)
         self.on_bytes = on_bytes
         self.summary = TreeSummary()

@@ -261,6 +261,8 @@ def install_conda(artifacts: tuple[CondaArtifact, ...], prefix: str, dest: Path,
             )
             channel = a.url.rsplit("/", 2)[0]
             records.append(rattler.RepoDataRecord(record, a.filename, path.as_uri(), channel))
+        if progress:
+            progress(f"installing {len(records)} conda packages for {prefix}")
         try:
             aio.run(rattler.install(
                 records, target_prefix=str(dest), alternative_target_prefix=prefix,
