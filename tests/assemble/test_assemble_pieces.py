@@ -80,6 +80,49 @@ def test_gzip_members_are_the_same_bytes_on_any_number_of_cores(tmp_path):
     assert gzip.decompress((tmp_path / "empty.gz").read_bytes()) == b""
 
 
+def test_a_base_read_from_its_layers_across_gzip_members_and_whiteouts(tmp_path):
+    """The layer reader of the engine-less path (base folders, files, the probe) reads a
+    layer of many gzip members to its end, and applies whiteouts of files and folders."""
+    from dockyard.oci.probe import _Tree
+    from dockyard.testing.archives import layer
+
+    big = os.urandom(9 << 20)  # incompressible: the tar spans two members or more
+    entries = [dir_entry("opt", 1), dir_entry("opt/env", 1),
+               *(file_entry(f"opt/env/f{i:05}.py", b"x = 1\n", 1) for i in range(3000)),
+               file_entry("opt/env/big.bin", big, 1),
+               dir_entry("opt/keep", 1, mode=0o750, uid=1000, gid=100),
+               file_entry("opt/keep/a.txt", b"after the big file", 1),
+               file_entry("opt/keep/b.txt", b"removed by a whiteout", 1)]
+    blob = write_layer(entries, tmp_path / "one.tar.gz")
+    raw = (tmp_path / "one.tar.gz").read_bytes()
+    assert raw.count(b"\x1f\x8b\x08\x00\x00\x00\x00\x00") >= 2, blob
+    second = layer({"opt/.wh.env": b"", "opt/keep/.wh.b.txt": b""})
+    tree = _Tree(keep=lambda path, size: path.startswith("opt/keep/"))
+    with open(tmp_path / "one.tar.gz", "rb") as f:
+        tree.add_layer(f)
+    assert "opt/env/f02999.py" in tree.entries and tree.data["opt/keep/b.txt"]
+    import io
+
+    tree.add_layer(io.BytesIO(second))
+    assert not any(p.startswith("opt/env") for p in tree.entries), "whiteout of a folder"
+    assert tree.data == {"opt/keep/a.txt": b"after the big file"}
+    assert tree.dirs["opt/keep"] == (0o750, 1000, 100)
+
+
+def test_a_damaged_base_layer_is_named_not_a_traceback(tmp_path):
+    from dockyard.oci.base import open_base
+    from dockyard.oci.probe import read_files
+    from dockyard.testing.archives import compress, config_for, oci_layout, tar
+
+    plain = tar({"etc/os-release": b"ID=debian\n" * 5000})
+    whole = compress(plain, "gzip")
+    oci_layout(tmp_path / "base", [whole[: len(whole) // 2]],  # cut in the middle
+               config_for([plain]))
+    with pytest.raises(BuildError) as err:
+        read_files(open_base(f"oci:{tmp_path / 'base'}"), {"/etc/os-release"})
+    assert "cannot be read as a tar" in err.value.message and err.value.hint
+
+
 def test_tree_mtimes_come_from_disk_unless_fixed(tmp_path):
     _tree(tmp_path)
     os.utime(tmp_path / "opt/app/run", (99, 99))
