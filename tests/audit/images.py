@@ -108,8 +108,8 @@ def _conda_env(work: Path, prefix: Path, staged: dict[str, tuple[str, Path]]) ->
                          files_dir=str(files), compression_level=1)
 
     async def go() -> None:
-        await index_fs(channel_directory=channel, target_platform=rattler.Platform("linux-64"))
-        await index_fs(channel_directory=channel, target_platform=rattler.Platform("noarch"))
+        await index_fs(channel_directory=channel, target_platform=rattler.Subdir("linux-64"))
+        await index_fs(channel_directory=channel, target_platform=rattler.Subdir("noarch"))
         records = await rattler.solve(sources=[channel.as_uri()], specs=list(staged),
                                       platforms=["linux-64", "noarch"])
         await rattler.install(records, target_prefix=str(prefix), cache_dir=work / "pkgs",
