@@ -123,6 +123,39 @@ def test_a_damaged_base_layer_is_named_not_a_traceback(tmp_path):
     assert "cannot be read as a tar" in err.value.message and err.value.hint
 
 
+def test_files_of_an_image_are_read_from_the_top_layer_down(tmp_path):
+    """`dockyard sbom IMAGE` reads the SBOM and the lock from the top layers down, stopping
+    once each is found or deleted: a lower layer (the environment's GBs) is not read."""
+    from dockyard.oci.base import open_base
+    from dockyard.oci.probe import read_files
+    from dockyard.testing.archives import compress, config_for, oci_layout, tar
+
+    def image(name, tars, damaged_bottom=False):
+        blobs = [compress(t, "gzip") for t in tars]
+        if damaged_bottom:
+            blobs[0] = blobs[0][: len(blobs[0]) // 2]
+        oci_layout(tmp_path / name, blobs, config_for(tars))
+        return open_base(f"oci:{tmp_path / name}")
+
+    bottom = tar({"opt/dockyard/sbom.cdx.json": b"old", "opt/dockyard/dockyard.lock": b"L",
+                  "opt/env/big": b"x" * 100_000})
+    middle = tar({"opt/dockyard/.wh.dockyard.lock": b""})
+    top = tar({"opt/dockyard/sbom.cdx.json": b"new"})
+    want = {"/opt/dockyard/sbom.cdx.json", "/opt/dockyard/dockyard.lock"}
+    assert read_files(image("three", [bottom, middle, top]), want) == {
+        "/opt/dockyard/sbom.cdx.json": b"new"}
+    # the bottom layer is damaged but never read: both files are settled above it
+    assert read_files(image("cut", [bottom, middle, top], damaged_bottom=True), want) == {
+        "/opt/dockyard/sbom.cdx.json": b"new"}
+    # an opaque folder hides the lower layers' files; a file below it in its own layer stays
+    opaque = tar({"opt/dockyard/.wh..wh..opq": b"", "opt/dockyard/dockyard.lock": b"L2"})
+    assert read_files(image("opaque", [bottom, opaque]), want) == {
+        "/opt/dockyard/dockyard.lock": b"L2"}
+    # only the bottom layer has them: read to the bottom
+    assert read_files(image("low", [bottom, tar({"etc/x": b"1"})]), want) == {
+        "/opt/dockyard/sbom.cdx.json": b"old", "/opt/dockyard/dockyard.lock": b"L"}
+
+
 def test_tree_mtimes_come_from_disk_unless_fixed(tmp_path):
     _tree(tmp_path)
     os.utime(tmp_path / "opt/app/run", (99, 99))

@@ -261,6 +261,12 @@ def _inspect_like(base: BaseImage) -> dict:
             "Size": sum(d.size for d in base.layers), "Config": conf}
 
 
+def _damaged(base: BaseImage, digest: str, exc: BaseException) -> BuildError:
+    return BuildError(f"{base.ref}: layer {digest[:19]} cannot be read as a tar "
+                      f"({type(exc).__name__}: {str(exc)[:200]})",
+                      hint="pull or export the image again; check that its blobs are complete")
+
+
 def _add_layers(tree: _Tree, base: BaseImage) -> None:
     """Every layer of `base` into `tree`, in order; a damaged one is a BuildError naming it."""
     from ..audit.scan import read_errors
@@ -270,10 +276,51 @@ def _add_layers(tree: _Tree, base: BaseImage) -> None:
             with open(base.blob(d.digest), "rb") as f:
                 tree.add_layer(f)
         except read_errors() as exc:
-            raise BuildError(f"{base.ref}: layer {d.digest[:19]} cannot be read as a tar "
-                             f"({type(exc).__name__}: {str(exc)[:200]})",
-                             hint="pull or export the image again; check that its blobs "
-                             "are complete") from None
+            raise _damaged(base, d.digest, exc) from None
+
+
+def _top_down(base: BaseImage, wanted: set[str]) -> dict[str, bytes] | None:
+    """The files at `wanted` (no leading /), read from the top layer down, stopping once each
+    is found or known deleted: the SBOM and the lock are in dockyard's last layers, so the
+    environment's (GBs) is not read. None when a link is on the way (then: every layer)."""
+    from ..audit.scan import open_layer, read_errors
+
+    found: dict[str, bytes] = {}
+    settled: set[str] = set()
+    for d in reversed(base.layers):
+        todo = wanted - settled
+        if not todo:
+            break
+        here: dict[str, bytes] = {}
+        gone: set[str] = set()
+        try:
+            with open(base.blob(d.digest), "rb") as f, \
+                    tarfile.open(fileobj=open_layer(f), mode="r|") as tar:
+                for m in tar:
+                    path = posixpath.normpath(m.name.lstrip("./")).lstrip("/")
+                    name, parent = posixpath.basename(path), posixpath.dirname(path)
+                    if name == ".wh..wh..opq":  # the folder's lower contents are gone
+                        gone |= {w for w in todo if w.startswith(parent + "/")}
+                    elif name.startswith(".wh."):
+                        removed = posixpath.join(parent, name[4:])
+                        gone |= {w for w in todo if w == removed or w.startswith(removed + "/")}
+                    elif path in todo:
+                        if m.islnk() or m.issym():
+                            return None
+                        if m.isfile():
+                            extracted = tar.extractfile(m)
+                            here[path] = extracted.read() if extracted else b""
+                        else:  # a folder (or a device) where the file was
+                            gone.add(path)
+                    elif not m.isdir() and any(w.startswith(path + "/") for w in todo):
+                        if m.issym():
+                            return None
+                        gone |= {w for w in todo if w.startswith(path + "/")}
+        except read_errors() as exc:
+            raise _damaged(base, d.digest, exc) from None
+        found.update(here)  # what a layer holds wins over its own whiteouts (of lower layers)
+        settled |= set(here) | gone
+    return {p: data for p, data in found.items() if p in wanted}
 
 
 def _read(base: BaseImage) -> tuple[str, dict[str, list[int]]]:
@@ -301,6 +348,9 @@ def base_folders(base: BaseImage) -> dict[str, tuple[int, int, int]]:
 def read_files(base: BaseImage, paths: set[str]) -> dict[str, bytes]:
     """The files at `paths` (absolute) in the image's final filesystem, those present."""
     wanted = {p.lstrip("/") for p in paths}
+    found = _top_down(base, wanted)
+    if found is not None:
+        return {"/" + p: data for p, data in found.items()}
     tree = _Tree(keep=lambda path, size: path in wanted)
     _add_layers(tree, base)
     return {"/" + p: data for p, data in tree.data.items() if p in wanted}
