@@ -14,10 +14,12 @@ base's manifest digest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import re
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BuildError
@@ -44,6 +46,25 @@ def _keep(path: str, size: int) -> bool:
                 and "/bin/" in f"/{path}")
 
 
+def _norm(name: str) -> str:
+    """A tar member's name as a path from the image's root, without a leading / or ./"""
+    return posixpath.normpath(name.lstrip("./")).lstrip("/")
+
+
+def _under(paths, folder: str) -> list[str]:
+    """Those of `paths` inside `folder` (not `folder` itself)."""
+    below = folder + "/"
+    return [p for p in paths if p.startswith(below)]
+
+
+def _open_tar(stream) -> tarfile.TarFile:
+    """A layer's tar as a stream: plain, zstd or gzip read across all its members
+    (`audit.scan.open_layer`; tarfile's own "r|gz" stops after the first member)."""
+    from ..audit.scan import open_layer
+
+    return tarfile.open(fileobj=open_layer(stream), mode="r|")
+
+
 class _Tree:
     """The merged filesystem's entries (type, link target) and the small files kept."""
 
@@ -65,49 +86,46 @@ class _Tree:
             parent = posixpath.dirname(parent)
 
     def _remove(self, path: str, keep_self: bool = False) -> None:
-        if not keep_self:
-            self.entries.pop(path, None)
-            self.data.pop(path, None)
-            self.dirs.pop(path, None)
+        doomed = [] if keep_self else [path]
         if path in self.parents:
-            below = path + "/"
-            for p in [p for p in self.entries if p.startswith(below)]:
-                self.entries.pop(p, None)
-                self.data.pop(p, None)
-                self.dirs.pop(p, None)
+            doomed += _under(self.entries, path)
+        for p in doomed:
+            self.entries.pop(p, None)
+            self.data.pop(p, None)
+            self.dirs.pop(p, None)
 
     def add_layer(self, stream) -> None:
-        from ..audit.scan import open_layer
+        with _open_tar(stream) as tar:
+            self.add_members(tar)
 
-        # open_layer: gzip read across members (tarfile's "r|gz" stops after the first)
-        with tarfile.open(fileobj=open_layer(stream), mode="r|") as tar:
-            for m in tar:
-                path = posixpath.normpath(m.name.lstrip("./")).lstrip("/")
-                base = posixpath.basename(path)
-                parent = posixpath.dirname(path)
-                if base == ".wh..wh..opq":
-                    self._remove(parent, keep_self=True)
-                    continue
-                if base.startswith(".wh."):
-                    self._remove(posixpath.join(parent, base[4:]))
-                    continue
-                if m.isdir():
-                    self._add(path, ("dir", ""))
-                    self.dirs[path] = (m.mode & 0o7777, m.uid, m.gid)
-                    continue
-                self._remove(path)
-                if m.issym():
-                    self._add(path, ("link", m.linkname))
-                elif m.islnk():
-                    target = posixpath.normpath(m.linkname.lstrip("./")).lstrip("/")
-                    self._add(path, self.entries.get(target, ("file", "")))
-                    if target in self.data:
-                        self.data[path] = self.data[target]
-                elif m.isfile():
-                    self._add(path, ("file", ""))
-                    if self.keep(path, m.size):
-                        f = tar.extractfile(m)
-                        self.data[path] = f.read() if f else b""
+    def add_members(self, tar: tarfile.TarFile) -> None:
+        for m in tar:
+            path = _norm(m.name)
+            base = posixpath.basename(path)
+            parent = posixpath.dirname(path)
+            if base == ".wh..wh..opq":
+                self._remove(parent, keep_self=True)
+                continue
+            if base.startswith(".wh."):
+                self._remove(posixpath.join(parent, base[4:]))
+                continue
+            if m.isdir():
+                self._add(path, ("dir", ""))
+                self.dirs[path] = (m.mode & 0o7777, m.uid, m.gid)
+                continue
+            self._remove(path)
+            if m.issym():
+                self._add(path, ("link", m.linkname))
+            elif m.islnk():
+                target = _norm(m.linkname)
+                self._add(path, self.entries.get(target, ("file", "")))
+                if target in self.data:
+                    self.data[path] = self.data[target]
+            elif m.isfile():
+                self._add(path, ("file", ""))
+                if self.keep(path, m.size):
+                    f = tar.extractfile(m)
+                    self.data[path] = f.read() if f else b""
 
     def resolve(self, path: str, depth: int = 0) -> str:
         """`path` with every symlink in it followed (like readlink -f)."""
@@ -261,30 +279,32 @@ def _inspect_like(base: BaseImage) -> dict:
             "Size": sum(d.size for d in base.layers), "Config": conf}
 
 
-def _damaged(base: BaseImage, digest: str, exc: BaseException) -> BuildError:
-    return BuildError(f"{base.ref}: layer {digest[:19]} cannot be read as a tar "
-                      f"({type(exc).__name__}: {str(exc)[:200]})",
-                      hint="pull or export the image again; check that its blobs are complete")
+@contextlib.contextmanager
+def _layer(base: BaseImage, digest: str) -> Iterator[tarfile.TarFile]:
+    """One of `base`'s layers as a tar stream; a damaged one is a BuildError naming it."""
+    from ..audit.scan import read_errors
+
+    try:
+        with open(base.blob(digest), "rb") as f, _open_tar(f) as tar:
+            yield tar
+    except read_errors() as exc:
+        raise BuildError(f"{base.ref}: layer {digest[:19]} cannot be read as a tar "
+                         f"({type(exc).__name__}: {str(exc)[:200]})",
+                         hint="pull or export the image again; check that its blobs are "
+                         "complete") from None
 
 
 def _add_layers(tree: _Tree, base: BaseImage) -> None:
-    """Every layer of `base` into `tree`, in order; a damaged one is a BuildError naming it."""
-    from ..audit.scan import read_errors
-
+    """Every layer of `base` into `tree`, in order."""
     for d in base.layers:
-        try:
-            with open(base.blob(d.digest), "rb") as f:
-                tree.add_layer(f)
-        except read_errors() as exc:
-            raise _damaged(base, d.digest, exc) from None
+        with _layer(base, d.digest) as tar:
+            tree.add_members(tar)
 
 
 def _top_down(base: BaseImage, wanted: set[str]) -> dict[str, bytes] | None:
     """The files at `wanted` (no leading /), read from the top layer down, stopping once each
     is found or known deleted: the SBOM and the lock are in dockyard's last layers, so the
     environment's (GBs) is not read. None when a link is on the way (then: every layer)."""
-    from ..audit.scan import open_layer, read_errors
-
     found: dict[str, bytes] = {}
     settled: set[str] = set()
     for d in reversed(base.layers):
@@ -293,31 +313,27 @@ def _top_down(base: BaseImage, wanted: set[str]) -> dict[str, bytes] | None:
             break
         here: dict[str, bytes] = {}
         gone: set[str] = set()
-        try:
-            with open(base.blob(d.digest), "rb") as f, \
-                    tarfile.open(fileobj=open_layer(f), mode="r|") as tar:
-                for m in tar:
-                    path = posixpath.normpath(m.name.lstrip("./")).lstrip("/")
-                    name, parent = posixpath.basename(path), posixpath.dirname(path)
-                    if name == ".wh..wh..opq":  # the folder's lower contents are gone
-                        gone |= {w for w in todo if w.startswith(parent + "/")}
-                    elif name.startswith(".wh."):
-                        removed = posixpath.join(parent, name[4:])
-                        gone |= {w for w in todo if w == removed or w.startswith(removed + "/")}
-                    elif path in todo:
-                        if m.islnk() or m.issym():
-                            return None
-                        if m.isfile():
-                            extracted = tar.extractfile(m)
-                            here[path] = extracted.read() if extracted else b""
-                        else:  # a folder (or a device) where the file was
-                            gone.add(path)
-                    elif not m.isdir() and any(w.startswith(path + "/") for w in todo):
-                        if m.issym():
-                            return None
-                        gone |= {w for w in todo if w.startswith(path + "/")}
-        except read_errors() as exc:
-            raise _damaged(base, d.digest, exc) from None
+        with _layer(base, d.digest) as tar:
+            for m in tar:
+                path = _norm(m.name)
+                name, parent = posixpath.basename(path), posixpath.dirname(path)
+                if name == ".wh..wh..opq":  # the folder's lower contents are gone
+                    gone.update(_under(todo, parent))
+                elif name.startswith(".wh."):
+                    removed = posixpath.join(parent, name[4:])
+                    gone.update(_under(todo, removed), {removed} & todo)
+                elif path in todo:
+                    if m.islnk() or m.issym():
+                        return None
+                    if m.isfile():
+                        extracted = tar.extractfile(m)
+                        here[path] = extracted.read() if extracted else b""
+                    else:  # a folder (or a device) where the file was
+                        gone.add(path)
+                elif not m.isdir() and _under(todo, path):
+                    if m.issym():
+                        return None
+                    gone.update(_under(todo, path))
         found.update(here)  # what a layer holds wins over its own whiteouts (of lower layers)
         settled |= set(here) | gone
     return {p: data for p, data in found.items() if p in wanted}
